@@ -1,0 +1,102 @@
+/**
+ * Transfer errors with stable codes (shared/domain/transfer.ts TransferErrorCode)
+ * and messages that tell the user what to do; mapping of Node fs errors
+ * (ENOSPC, EACCES, ...) onto them.
+ */
+import type { TransferError, TransferErrorCode } from '../../../shared/domain/transfer.js';
+import { printable } from './safe-names.js';
+
+export class TransferFailure extends Error {
+  override readonly name = 'TransferFailure';
+  constructor(
+    readonly code: TransferErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+  toJSON(): TransferError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
+  'disk-full',
+  'no-permission',
+  'io-error',
+  'not-found',
+  'nothing-to-send',
+  'source-changed',
+  'unsafe-path',
+  'path-conflict',
+  'file-hash-mismatch',
+  'chunk-corrupt',
+  'protocol-error',
+  'disconnected',
+  'peer-error',
+]);
+
+export function isTransferErrorCode(code: string): code is TransferErrorCode {
+  return KNOWN_CODES.has(code);
+}
+
+/**
+ * Map an fs error to a TransferFailure. `op` says whether we were reading (sender)
+ * or writing (receiver), which changes the advice.
+ */
+export function describeFsError(err: unknown, where: string, op: 'read' | 'write'): TransferFailure {
+  if (err instanceof TransferFailure) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const p = printable(where, 200);
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new TransferFailure(
+        'disk-full',
+        `Not enough disk space to save into "${p}". Free up space (or choose another folder) and send again: the part already received is kept and will not be sent twice.`,
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return op === 'write'
+        ? new TransferFailure(
+            'no-permission',
+            `No permission to write into "${p}". Choose another folder or fix its permissions, then send again: the part already received is kept.`,
+          )
+        : new TransferFailure('no-permission', `No permission to read "${p}". Check its permissions and try again.`);
+    case 'EROFS':
+      return new TransferFailure(
+        'no-permission',
+        `"${p}" is on a read-only disk. Choose another folder, then send again: the part already received is kept.`,
+      );
+    case 'ENOENT':
+      return op === 'read'
+        ? new TransferFailure('source-changed', `"${p}" no longer exists. Send it again if it moved.`)
+        : new TransferFailure('io-error', `The folder "${p}" disappeared while saving. Check the save folder and send again.`);
+    case 'ENOTDIR':
+    case 'EEXIST':
+    case 'EISDIR':
+      return new TransferFailure(
+        'path-conflict',
+        `Cannot create "${p}": something with that name is in the way. Rename or move it and send again.`,
+      );
+    case 'EMFILE':
+    case 'ENFILE':
+      return new TransferFailure('io-error', `Too many open files while accessing "${p}". Close some applications and try again.`);
+    default: {
+      const detail = err instanceof Error ? err.message : String(err);
+      return new TransferFailure('io-error', `Could not ${op} "${p}": ${printable(detail, 300)}`);
+    }
+  }
+}
+
+/** A peer-reported error, turned into ours (unknown codes become `peer-error`). */
+export function fromPeerError(code: string, message: string): TransferFailure {
+  const text = `The other computer reported: ${printable(message, 500)}`;
+  return new TransferFailure(isTransferErrorCode(code) ? code : 'peer-error', text);
+}
+
+export function protocolError(detail: string): TransferFailure {
+  return new TransferFailure(
+    'protocol-error',
+    `The other computer sent invalid transfer data (${printable(detail, 300)}). Make sure both sides run an up-to-date Postern.`,
+  );
+}
