@@ -120,18 +120,32 @@ export class PartialFile {
   readonly verified = new Map<number, Uint8Array>();
   readonly chunks: number;
   private dirtyBytes = 0;
+  private flushedOnce = false;
   private lastFlush = Date.now();
   private flushCost = 0;
   private flushing: Promise<void> | null = null;
-  private closed = false;
+  private opening: Promise<PartHandle> | null = null;
+  private finished = false;
 
   private constructor(
     readonly identity: FileIdentity,
     readonly partPath: string,
     readonly sidecarPath: string,
-    private handle: PartHandle,
+    private handle: PartHandle | null,
+    private readonly io: PartialIo,
   ) {
     this.chunks = chunkCount(identity.size, identity.chunkSize);
+  }
+
+  /** The open handle; reopened ('r+') after `release()`. */
+  private async h(): Promise<PartHandle> {
+    if (this.handle) return this.handle;
+    if (this.finished) throw Object.assign(new Error('partial file already finalized or discarded'), { code: 'EBADF' });
+    this.opening ??= this.io.open(this.partPath, 'r+').finally(() => {
+      this.opening = null;
+    });
+    this.handle = await this.opening;
+    return this.handle;
   }
 
   /**
@@ -163,7 +177,7 @@ export class PartialFile {
       if (errno(err) === 'ENOENT') return null;
       throw err;
     }
-    const pf = new PartialFile(identity, part, sidecar, handle);
+    const pf = new PartialFile(identity, part, sidecar, handle, io);
     try {
       const raw = Buffer.from(typeof json.hashes === 'string' ? json.hashes : '', 'base64');
       const claims: [number, Uint8Array][] = [];
@@ -195,7 +209,7 @@ export class PartialFile {
     const { part, sidecar } = partPaths(saveDir, safeRel, identity);
     await fsp.mkdir(path.dirname(part), { recursive: true });
     const handle = await io.open(part, 'w');
-    return new PartialFile(identity, part, sidecar, handle);
+    return new PartialFile(identity, part, sidecar, handle, io);
   }
 
   /** Resume if possible, else create. */
@@ -225,7 +239,7 @@ export class PartialFile {
    * without copying. The chunk counts as verified once written.
    */
   async writeChunk(index: number, buf: Uint8Array, offset: number, length: number, sha256: Uint8Array): Promise<void> {
-    await writeFull(this.handle, buf, offset, length, index * this.identity.chunkSize);
+    await writeFull(await this.h(), buf, offset, length, index * this.identity.chunkSize);
     this.verified.set(index, sha256);
     this.dirtyBytes += length;
     const now = Date.now();
@@ -237,7 +251,7 @@ export class PartialFile {
   async readChunk(index: number): Promise<Buffer> {
     const len = chunkLength(this.identity.size, this.identity.chunkSize, index);
     const buf = Buffer.allocUnsafe(len);
-    const got = await readFull(this.handle, buf, index * this.identity.chunkSize);
+    const got = await readFull(await this.h(), buf, index * this.identity.chunkSize);
     if (got !== len) throw Object.assign(new Error(`partial file shorter than expected at chunk ${index}`), { code: 'EIO' });
     return buf;
   }
@@ -253,6 +267,7 @@ export class PartialFile {
 
   private async doFlush(): Promise<void> {
     const t0 = Date.now();
+    const dirty = this.dirtyBytes;
     const have = [...this.verified.keys()].sort((a, b) => a - b);
     const all = Buffer.allocUnsafe(have.length * 32);
     have.forEach((idx, j) => all.set(this.verified.get(idx)!, j * 32));
@@ -266,7 +281,8 @@ export class PartialFile {
       await fh.close();
     }
     await fsp.rename(tmp, this.sidecarPath);
-    this.dirtyBytes = 0;
+    this.dirtyBytes -= dirty;
+    this.flushedOnce = true;
     this.lastFlush = Date.now();
     this.flushCost = this.lastFlush - t0;
   }
@@ -277,28 +293,40 @@ export class PartialFile {
    * path actually used. The sidecar is removed.
    */
   async finalize(saveDir: string, finalRel: string): Promise<string> {
-    await this.handle.truncate(this.identity.size);
-    await this.handle.sync();
+    const h = await this.h();
+    await h.truncate(this.identity.size);
+    await h.sync();
     await this.closeHandle();
+    this.finished = true;
     const used = await placeWithoutOverwrite(this.partPath, saveDir, finalRel);
     await fsp.rm(this.sidecarPath, { force: true });
     await fsp.rm(`${this.sidecarPath}.tmp`, { force: true });
     return used;
   }
 
-  /** Stop using it but keep it for a later resume (flushes the sidecar). */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Flush the sidecar and close the file handle, keeping everything for a later
+   * resume. The object stays usable: the next read/write reopens the file.
+   */
+  async release(): Promise<void> {
+    if (this.finished) return;
     try {
-      if (this.verified.size > 0) await this.flush();
+      if (this.dirtyBytes > 0 || (this.verified.size > 0 && !this.flushedOnce)) await this.flush();
     } finally {
       await this.closeHandle();
     }
   }
 
+  /** `release()` for good. */
+  async close(): Promise<void> {
+    await this.release();
+    this.finished = true;
+  }
+
   /** Delete the partial data and sidecar. */
   async discard(): Promise<void> {
     await this.closeHandle();
+    this.finished = true;
     await Promise.all([
       fsp.rm(this.partPath, { force: true }),
       fsp.rm(this.sidecarPath, { force: true }),
@@ -307,10 +335,11 @@ export class PartialFile {
   }
 
   private async closeHandle(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     await this.flushing?.catch(() => undefined);
-    await this.handle.close();
+    await this.opening?.catch(() => undefined);
+    const h = this.handle;
+    this.handle = null;
+    await h?.close();
   }
 }
 
