@@ -1,0 +1,491 @@
+/**
+ * PosternNode: one device's engine. It owns the identity, contacts, the TCP
+ * listener, the rendezvous client (or an embedded rendezvous), LAN discovery,
+ * the connection ladder per peer, sessions, pairing and transfers, and reports
+ * everything as typed events. The Electron main process, the headless host and
+ * the CLI all drive this same class.
+ */
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { ConnectedTier, ConnectionInfo, TierAttempt } from '../../shared/domain/connection.js';
+import type { Endpoint, PeerInfo, Candidate } from '../wire/signaling.js';
+import { loadOrCreateIdentity, type Identity } from './identity/identity.js';
+import { ContactBook, type Contact } from './contacts.js';
+import { TcpListener, type Incoming } from './listener.js';
+import { RendezvousClient } from './signaling/rendezvous-client.js';
+import { startRendezvous, type RendezvousServer } from '../rendezvous/server.js';
+import { LanDiscovery, type NearbyDevice } from './discovery/lan-discovery.js';
+import { runLadder } from './ladder/ladder.js';
+import { ackHello, type Link } from './ladder/link.js';
+import { ReverseHub } from './ladder/reverse-hub.js';
+import { DEFAULT_KNOBS, FIRST_TIERS, dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
+import { Session } from './session.js';
+import { pairAsCodeEnterer, pairAsCodeOwner } from './pairing/pair-session.js';
+import { generateSecretWords, formatInviteCode, parseInviteCode, codePassword } from './pairing/invite-code.js';
+import { verificationString } from './pairing/verification.js';
+import { isLoopbackIp, localIPv4Addresses } from './net/addresses.js';
+import { Emitter } from './util/emitter.js';
+import { EngineError, errorMessage, toErrorData } from './errors.js';
+
+export const DEFAULT_RENDEZVOUS_PORT = 47470;
+
+export interface NodeOptions {
+  dataDir: string;
+  name?: string;
+  /** Rendezvous server URLs. Empty or absent: start one inside this node (or use the one already on this machine). */
+  rendezvous?: string[];
+  /** Port for the embedded rendezvous. @default 47470 */
+  embeddedRendezvousPort?: number;
+  /** Interface the embedded rendezvous listens on. @default '0.0.0.0' */
+  embeddedRendezvousHost?: string;
+  /** TCP port to accept peers on; 0 picks a free one. A fixed port is what a user forwards. @default 0 */
+  listenPort?: number;
+  /** @default '0.0.0.0' */
+  listenHost?: string;
+  /** Private addresses to advertise; default: this machine's interfaces (only loopback when the rendezvous is on loopback). */
+  hostAddresses?: string[];
+  downloadDir?: string;
+  /** LAN discovery by multicast. @default true */
+  discovery?: boolean | { interfaceAddress?: string; port?: number; intervalMs?: number };
+  knobs?: Partial<Knobs>;
+  log?: (line: string) => void;
+}
+
+export interface PairedEvent { peerId: string; name: string; tier: ConnectedTier; by: 'code' | 'nearby' }
+export interface NearbyRequest { requestId: string; peerId: string; name: string; verification: string }
+
+export interface NodeEvents extends Record<string, unknown> {
+  attempt: TierAttempt & { peerId: string };
+  connection: ConnectionInfo;
+  peers: void;
+  paired: PairedEvent;
+  'nearby-request': NearbyRequest;
+  rendezvous: { url: string; connected: boolean; observedIp: string | null; reason?: string };
+  session: { peerId: string; up: boolean; link?: Link };
+}
+
+interface PendingInvite { nameplate: number; password: string; expiresAt: number; resolve: (p: PairedEvent) => void; reject: (e: Error) => void }
+
+export class PosternNode extends Emitter<NodeEvents> {
+  identity!: Identity;
+  contacts!: ContactBook;
+  readonly knobs: Knobs;
+  name: string;
+  private listener: TcpListener | undefined;
+  rendezvous: RendezvousClient | null = null;
+  embeddedRendezvous: RendezvousServer | null = null;
+  discovery: LanDiscovery | null = null;
+  private reverse = new ReverseHub();
+  private sessions = new Map<string, Session>();
+  private connecting = new Map<string, Promise<Session>>();
+  private connections = new Map<string, ConnectionInfo>();
+  private peerInfo = new Map<string, PeerInfo>();
+  private online = new Set<string>();
+  private invite: PendingInvite | undefined;
+  private nearbyDecisions = new Map<string, (accept: boolean) => void>();
+  private log: (line: string) => void;
+  private stopped = false;
+
+  constructor(readonly opts: NodeOptions) {
+    super();
+    this.name = opts.name ?? `Postern on ${process.env.HOSTNAME ?? 'this computer'}`;
+    this.knobs = { ...DEFAULT_KNOBS, ...opts.knobs, disabledTiers: new Set(opts.knobs?.disabledTiers ?? []) };
+    this.log = opts.log ?? (() => {});
+  }
+
+  get peerId(): string {
+    return this.identity.peerId;
+  }
+
+  get listenPort(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  get downloadDir(): string {
+    return this.opts.downloadDir ?? join(homedir(), 'Downloads');
+  }
+
+  async start(): Promise<void> {
+    this.identity = await loadOrCreateIdentity(this.opts.dataDir);
+    this.contacts = await ContactBook.open(this.opts.dataDir);
+    this.listener = new TcpListener(this.identity, (incoming) => this.onIncoming(incoming), this.log);
+    await this.listener.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0');
+    const url = await this.resolveRendezvousUrl();
+    this.rendezvous = new RendezvousClient({ url, identity: this.identity, name: this.name, endpoint: this.endpoint(url) });
+    this.rendezvous.on('registered', ({ observed }) => {
+      this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
+      this.emit('rendezvous', { url, connected: true, observedIp: observed.ip });
+    });
+    this.rendezvous.on('disconnected', ({ reason }) => {
+      this.online.clear();
+      this.emit('rendezvous', { url, connected: false, observedIp: null, reason });
+      this.emit('peers', undefined);
+    });
+    this.rendezvous.on('presence', ({ peer, online }) => this.onPresence(peer, online));
+    this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
+    await this.rendezvous.start();
+    if (this.opts.discovery !== false) await this.startDiscovery(url);
+  }
+
+  private async resolveRendezvousUrl(): Promise<string> {
+    const configured = this.opts.rendezvous?.filter(Boolean) ?? [];
+    if (configured.length) return configured[0] as string;
+    const port = this.opts.embeddedRendezvousPort ?? DEFAULT_RENDEZVOUS_PORT;
+    try {
+      this.embeddedRendezvous = await startRendezvous({ host: this.opts.embeddedRendezvousHost ?? '0.0.0.0', port, log: this.log });
+      return `ws://127.0.0.1:${this.embeddedRendezvous.port}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return `ws://127.0.0.1:${port}`; // another node on this machine hosts it
+      throw err;
+    }
+  }
+
+  private async startDiscovery(rendezvousUrl: string): Promise<void> {
+    const cfg = typeof this.opts.discovery === 'object' ? this.opts.discovery : {};
+    this.discovery = new LanDiscovery({
+      self: () => ({ peerId: this.peerId, name: this.name, tcpPort: this.listenPort, ...(this.embeddedRendezvous ? {} : { rendezvous: rendezvousUrl }) }),
+      ...(cfg.interfaceAddress ? { interfaceAddress: cfg.interfaceAddress } : {}),
+      ...(cfg.port ? { port: cfg.port } : {}),
+      ...(cfg.intervalMs ? { intervalMs: cfg.intervalMs } : {}),
+    });
+    this.discovery.on('nearby', () => this.emit('peers', undefined));
+    this.discovery.on('lost', () => this.emit('peers', undefined));
+    try {
+      await this.discovery.start();
+    } catch (err) {
+      this.log(`LAN discovery is off: ${errorMessage(err)}`);
+      this.discovery = null;
+    }
+  }
+
+  /** What we tell the rendezvous about ourselves: stated ports and private addresses. */
+  private endpoint(rendezvousUrl: string): Endpoint {
+    const port = this.listenPort;
+    let addrs = this.opts.hostAddresses;
+    if (!addrs) {
+      const host = new URL(rendezvousUrl).hostname.replace(/^\[|\]$/g, '');
+      addrs = isLoopbackIp(host) || host === 'localhost' ? ['127.0.0.1'] : localIPv4Addresses();
+    }
+    const candidates: Candidate[] = addrs.map((ip) => ({ kind: 'host', proto: 'tcp', ip, port }));
+    return { tcpPort: port, candidates };
+  }
+
+  // ---- presence and signals ------------------------------------------------
+
+  private onPresence(peer: PeerInfo, online: boolean): void {
+    if (!this.contacts.has(peer.peerId)) return;
+    this.peerInfo.set(peer.peerId, peer);
+    if (online) this.online.add(peer.peerId);
+    else this.online.delete(peer.peerId);
+    this.emit('peers', undefined);
+  }
+
+  private onSignal(from: PeerInfo, body: Record<string, unknown>): void {
+    if (body.k === 'reverse' && typeof body.reqId === 'string') {
+      const reqId = body.reqId;
+      const purpose = body.purpose === 'pair' ? 'pair' : 'session';
+      const nameplate = typeof body.nameplate === 'number' ? body.nameplate : undefined;
+      const allowed = purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === nameplate : this.contacts.has(from.peerId);
+      if (!allowed) {
+        this.rendezvous?.signal(from.peerId, { k: 'reverse-failed', reqId, reason: purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you' });
+        return;
+      }
+      const ctx = this.dialContext(from, purpose, nameplate);
+      dialBack(ctx, reqId, AbortSignal.timeout(this.knobs.reverseTimeoutMs)).then(
+        (link) => this.adopt(link),
+        (err) => this.rendezvous?.signal(from.peerId, { k: 'reverse-failed', reqId, reason: `it could not reach us: ${errorMessage(err)}` }),
+      );
+      return;
+    }
+    if (body.k === 'reverse-failed' && typeof body.reqId === 'string') {
+      this.reverse.fail(body.reqId, from.peerId, String(body.reason ?? 'it could not dial back'));
+    }
+  }
+
+  private dialContext(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): DialContext {
+    return {
+      identity: this.identity, name: this.name, target, purpose,
+      ...(nameplate !== undefined ? { nameplate } : {}),
+      rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
+    };
+  }
+
+  // ---- incoming connections ------------------------------------------------
+
+  private onIncoming(incoming: Incoming): void {
+    const { channel, router, peerId, hello } = incoming;
+    const link: Link = { channel, router, peerId, remoteName: hello.name, tier: hello.tier, hello, weGreeted: false };
+    if (hello.reverseOf) {
+      if (this.reverse.deliver(hello.reverseOf, link)) ackHello(channel, true, this.name);
+      else refuse(channel, 'UNEXPECTED', 'No dial-back was requested.');
+      return;
+    }
+    if (hello.purpose === 'pair') {
+      if (!this.invite || this.invite.nameplate !== hello.nameplate) return refuse(channel, 'INVITE_NOT_FOUND', 'This invite is no longer open on the sender. Ask for a new code.');
+      ackHello(channel, true, this.name);
+      this.adopt(link);
+      return;
+    }
+    if (this.contacts.has(peerId)) {
+      ackHello(channel, true, this.name);
+      this.adopt(link);
+      return;
+    }
+    if (hello.purpose === 'nearby') {
+      void this.askNearby(link).then((accepted) => {
+        if (!accepted) return refuse(channel, 'DECLINED', 'The other device declined the connection.');
+        ackHello(channel, true, this.name);
+        this.adopt(link);
+      });
+      return;
+    }
+    refuse(channel, 'NOT_PAIRED', 'This device is not paired with you. Pair with an invite code first.');
+  }
+
+  private async askNearby(link: Link): Promise<boolean> {
+    const requestId = randomBytes(6).toString('hex');
+    const decision = new Promise<boolean>((resolve) => {
+      this.nearbyDecisions.set(requestId, resolve);
+      setTimeout(() => resolve(false), 120_000).unref();
+    });
+    this.emit('nearby-request', { requestId, peerId: link.peerId, name: link.remoteName, verification: verificationString(link.channel.handshakeHash) });
+    const accepted = await decision;
+    this.nearbyDecisions.delete(requestId);
+    if (accepted) await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'nearby' });
+    return accepted;
+  }
+
+  decideNearby(requestId: string, accept: boolean): void {
+    this.nearbyDecisions.get(requestId)?.(accept);
+  }
+
+  /** onLink for links nobody awaits: failures are logged (and reported through the invite promise). */
+  private adopt(link: Link): void {
+    this.onLink(link).catch((err) => this.log(`link with ${link.peerId.slice(0, 8)} ended: ${errorMessage(err)}`));
+  }
+
+  /** Every authenticated link ends here: pairing if asked, then a session. */
+  private async onLink(link: Link): Promise<Session | undefined> {
+    try {
+      if (link.hello.purpose === 'pair') {
+        // Links for pairing reach here only on the side that showed the code;
+        // the side that typed it runs the PAKE in pairWithCode.
+        await this.finishPairing(link);
+      } else if (link.hello.purpose === 'nearby' && !this.contacts.has(link.peerId)) {
+        await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'nearby' });
+        this.emit('paired', { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'nearby' });
+      }
+    } catch (err) {
+      link.channel.close();
+      throw err;
+    }
+    return this.adoptSession(link);
+  }
+
+  private async finishPairing(link: Link): Promise<void> {
+    {
+      const invite = this.invite;
+      if (!invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
+      this.invite = undefined; // single use: one attempt per code, right or wrong
+      this.rendezvous?.closeInvite(invite.nameplate);
+      try {
+        await pairAsCodeOwner(link, this.peerId, invite.password);
+      } catch (err) {
+        invite.reject(err as Error);
+        throw err;
+      }
+      await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
+      this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
+      const ev: PairedEvent = { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'code' };
+      this.emit('paired', ev);
+      invite.resolve(ev);
+    }
+  }
+
+  private adoptSession(link: Link): Session {
+    const existing = this.sessions.get(link.peerId);
+    if (existing && !existing.closed) {
+      // Two links at once (both sides dialed): keep the one whose greeter has the lower peer ID, on both sides.
+      const greeterOf = (l: Link) => (l.weGreeted ? this.peerId : l.peerId);
+      if (greeterOf(existing.link) <= greeterOf(link)) {
+        link.channel.close();
+        return existing;
+      }
+      existing.close('replaced by a newer connection');
+    }
+    const session = new Session(link, this.log);
+    this.sessions.set(link.peerId, session);
+    this.setConnection(link.peerId, { state: 'connected', tier: link.tier, connectedAt: Date.now(), error: null });
+    session.onRtt((rttMs) => this.setConnection(link.peerId, { rttMs }));
+    session.onClose(() => {
+      if (this.sessions.get(link.peerId) !== session) return;
+      this.sessions.delete(link.peerId);
+      this.setConnection(link.peerId, { state: 'idle', tier: null, rttMs: null });
+      this.emit('session', { peerId: link.peerId, up: false });
+    });
+    void this.contacts.update(link.peerId, { lastSeenAt: Date.now(), lastTier: link.tier, ...(link.remoteName ? { name: link.remoteName } : {}) });
+    this.emit('session', { peerId: link.peerId, up: true, link });
+    this.emit('peers', undefined);
+    return session;
+  }
+
+  // ---- connection state ----------------------------------------------------
+
+  private setConnection(peerId: string, patch: Partial<ConnectionInfo>): void {
+    const prev = this.connections.get(peerId) ?? { peerId, state: 'idle', tier: null, attempts: [], rttMs: null, connectedAt: null, error: null };
+    const next = { ...prev, ...patch };
+    this.connections.set(peerId, next);
+    this.emit('connection', next);
+  }
+
+  connectionInfo(peerId: string): ConnectionInfo | undefined {
+    return this.connections.get(peerId);
+  }
+
+  session(peerId: string): Session | undefined {
+    const s = this.sessions.get(peerId);
+    return s && !s.closed ? s : undefined;
+  }
+
+  isOnline(peerId: string): boolean {
+    return this.online.has(peerId) || this.sessions.has(peerId) || !!this.discovery?.get(peerId);
+  }
+
+  nearby(): NearbyDevice[] {
+    return this.discovery?.list() ?? [];
+  }
+
+  /** How we would reach a peer: the rendezvous's view, else what LAN discovery heard. */
+  private targetInfo(peerId: string): PeerInfo | undefined {
+    const fromRendezvous = this.peerInfo.get(peerId);
+    if (fromRendezvous && this.online.has(peerId)) return fromRendezvous;
+    const near = this.discovery?.get(peerId);
+    if (near) {
+      return { peerId, name: near.name, endpoint: { tcpPort: near.tcpPort, candidates: [{ kind: 'host', proto: 'tcp', ip: near.ip, port: near.tcpPort }] }, observed: { ip: near.ip, port: 0 } };
+    }
+    return fromRendezvous;
+  }
+
+  // ---- outgoing: ladder ----------------------------------------------------
+
+  private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): Promise<Link> {
+    const peerId = target.peerId;
+    this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
+    try {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), FIRST_TIERS, (attempt) => {
+        const info = this.connections.get(peerId);
+        if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
+        this.emit('attempt', { ...attempt, peerId });
+        if (info) this.emit('connection', this.connections.get(peerId) as ConnectionInfo);
+      });
+      return result.link;
+    } catch (err) {
+      this.setConnection(peerId, { state: 'failed', tier: 'failed', error: toErrorData(err) });
+      throw err;
+    }
+  }
+
+  /** Reach a paired contact (or a nearby device, asking it to accept) and return the session. */
+  connect(peerId: string): Promise<Session> {
+    const live = this.session(peerId);
+    if (live) return Promise.resolve(live);
+    const inflight = this.connecting.get(peerId);
+    if (inflight) return inflight;
+    const attempt = (async () => {
+      const target = this.targetInfo(peerId);
+      if (!target) throw new EngineError('PEER_OFFLINE', 'That device is offline: it is not connected to the rendezvous server and not on this network. Open Postern on it and try again.');
+      const purpose = this.contacts.has(peerId) ? 'session' : 'nearby';
+      const link = await this.climb(target, purpose);
+      const session = await this.onLink(link);
+      if (!session) throw new EngineError('UNEXPECTED', 'no session');
+      return session;
+    })();
+    this.connecting.set(peerId, attempt);
+    attempt.then(() => this.connecting.delete(peerId), () => this.connecting.delete(peerId));
+    return attempt;
+  }
+
+  // ---- pairing -------------------------------------------------------------
+
+  /** Show-a-code side: opens an invite and resolves when a device paired with it. */
+  async createInvite(): Promise<{ code: string; expiresAt: number; paired: Promise<PairedEvent> }> {
+    if (!this.rendezvous) throw new EngineError('NOT_STARTED', 'The node is not running.');
+    if (this.invite) this.cancelInvite();
+    const { nameplate, expiresAt } = await this.rendezvous.openInvite();
+    const code = formatInviteCode(nameplate, generateSecretWords());
+    const password = codePassword(parseInviteCode(code));
+    let resolve!: (p: PairedEvent) => void;
+    let reject!: (e: Error) => void;
+    const paired = new Promise<PairedEvent>((res, rej) => { resolve = res; reject = rej; });
+    paired.catch(() => {});
+    this.invite = { nameplate, password, expiresAt, resolve, reject };
+    const timer = setTimeout(() => {
+      if (this.invite?.nameplate === nameplate) {
+        this.invite = undefined;
+        reject(new EngineError('INVITE_EXPIRED', 'The invite code expired after 10 minutes without being used. Create a new one.'));
+      }
+    }, Math.max(0, expiresAt - Date.now()));
+    timer.unref();
+    return { code, expiresAt, paired };
+  }
+
+  cancelInvite(): void {
+    if (!this.invite) return;
+    this.rendezvous?.closeInvite(this.invite.nameplate);
+    this.invite.reject(new EngineError('INVITE_CANCELLED', 'The invite was cancelled.'));
+    this.invite = undefined;
+  }
+
+  /** Enter-a-code side: find the device, connect, prove the code, remember each other. */
+  async pairWithCode(code: string): Promise<PairedEvent> {
+    if (!this.rendezvous) throw new EngineError('NOT_STARTED', 'The node is not running.');
+    const parsed = parseInviteCode(code);
+    const target = await this.rendezvous.resolveInvite(parsed.nameplate);
+    if (target.peerId === this.peerId) throw new EngineError('OWN_CODE', 'That is this device\'s own invite code. Enter it on the other device.');
+    {
+      const link = await this.climb(target, 'pair', parsed.nameplate);
+      await pairAsCodeEnterer(link, this.peerId, codePassword(parsed)).catch((err) => {
+        link.channel.close();
+        throw err;
+      });
+      await this.contacts.add({ peerId: target.peerId, name: link.remoteName || target.name, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
+      this.peerInfo.set(target.peerId, target);
+      this.online.add(target.peerId);
+      this.rendezvous.watch(this.contacts.list().map((c) => c.peerId));
+      this.adoptSession(link);
+      const ev: PairedEvent = { peerId: target.peerId, name: link.remoteName || target.name, tier: link.tier, by: 'code' };
+      this.emit('paired', ev);
+      return ev;
+    }
+  }
+
+  async forget(peerId: string): Promise<void> {
+    this.sessions.get(peerId)?.close('unpaired');
+    await this.contacts.remove(peerId);
+    this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
+    this.emit('peers', undefined);
+  }
+
+  async setName(name: string): Promise<void> {
+    this.name = name;
+    if (this.rendezvous) this.rendezvous.update(name, this.endpoint(this.rendezvous.url));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelInvite();
+    for (const s of this.sessions.values()) s.close('shutting down');
+    this.discovery?.stop();
+    this.rendezvous?.close();
+    await this.listener?.close();
+    await this.embeddedRendezvous?.close();
+    this.removeAll();
+  }
+}
+
+function refuse(channel: Link['channel'], code: string, message: string): void {
+  ackHello(channel, false, code, message);
+  setTimeout(() => channel.close(), 100).unref();
+}

@@ -1,0 +1,39 @@
+/** Test helpers: temp data dirs and nodes wired to one loopback rendezvous. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PosternNode, type NodeOptions } from '../node.js';
+import { startRendezvous, type RendezvousServer } from '../../rendezvous/server.js';
+
+export async function tempDir(prefix = 'postern-test-'): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface Pair {
+  rendezvous: RendezvousServer;
+  alice: PosternNode;
+  bob: PosternNode;
+  root: string;
+  close(): Promise<void>;
+}
+
+export async function startNodes(opts: { alice?: Partial<NodeOptions>; bob?: Partial<NodeOptions> } = {}): Promise<Pair> {
+  const dir = await tempDir();
+  const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0 });
+  const make = (name: string, extra: Partial<NodeOptions> = {}) => new PosternNode({
+    dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name,
+    rendezvous: [rendezvous.url], discovery: false, ...extra,
+  });
+  const alice = make('alice', opts.alice);
+  const bob = make('bob', opts.bob);
+  await Promise.all([alice.start(), bob.start()]);
+  return {
+    rendezvous, alice, bob, root: dir.path,
+    async close() {
+      await Promise.all([alice.stop(), bob.stop()]);
+      await rendezvous.close();
+      await dir.remove();
+    },
+  };
+}
