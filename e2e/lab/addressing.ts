@@ -43,6 +43,11 @@ export interface SiteAddresses {
   host6: (n: number) => string;
 }
 
+/** RFC 5952 text form (what the kernel and Node print), so addresses compare as strings. */
+export function canonical6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
 export function siteAddresses(index: number, publicLan: boolean): SiteAddresses {
   if (!Number.isInteger(index) || index < 0 || index > 250) throw new Error(`site index ${index} out of range`);
   const i = index;
@@ -50,19 +55,19 @@ export function siteAddresses(index: number, publicLan: boolean): SiteAddresses 
   const lan = publicLan ? `90.16.${i}` : `192.168.${i}`;
   return {
     inet4: `80.16.${i}.1`,
-    inet6: `2a02:1800:${x}::1`,
+    inet6: canonical6(`2a02:1800:${x}::1`),
     public4: `80.16.${i}.2`,
-    public6: `2a02:1800:${x}::2`,
+    public6: canonical6(`2a02:1800:${x}::2`),
     cgnInside4: `100.64.${i}.1`,
     homeWan4: `100.64.${i}.2`,
-    cgnInside6: `2a02:1820:${x}::1`,
-    homeWan6: `2a02:1820:${x}::2`,
+    cgnInside6: canonical6(`2a02:1820:${x}::1`),
+    homeWan6: canonical6(`2a02:1820:${x}::2`),
     lanNet4: `${lan}.0/24`,
     gateway4: `${lan}.1`,
-    lanNet6: `2a02:1810:${x}::/64`,
-    gateway6: `2a02:1810:${x}::1`,
+    lanNet6: `${canonical6(`2a02:1810:${x}::`)}/64`,
+    gateway6: canonical6(`2a02:1810:${x}::1`),
     host4: (n) => `${lan}.${100 + n}`,
-    host6: (n) => `2a02:1810:${x}::${(0x100 + n).toString(16)}`,
+    host6: (n) => canonical6(`2a02:1810:${x}::${(0x100 + n).toString(16)}`),
   };
 }
 

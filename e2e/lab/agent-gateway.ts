@@ -93,10 +93,10 @@ async function pcpMap(c: Socket, gw: string, internalPort: number, lifetime: num
   req.writeUInt16BE(internalPort, 42); // suggested external port
   req.writeUInt16BE(0xffff, 54); // suggested external address ::ffff:0.0.0.0 (none)
   const res = await ask(c, gw, 5351, req, (b) =>
-    b.length >= 60 && b[0] === 2 && b[1] === 0x81 && b.subarray(24, 36).equals(nonce) ? b : undefined);
+    b.length >= 24 && b[0] === 2 && b[1] === 0x81 && (b.length < 60 || b.subarray(24, 36).equals(nonce)) ? b : undefined);
   if (!res) return { error: 'no PCP answer to the MAP request' };
   const result = res[3] ?? -1;
-  if (result !== 0) return { error: `PCP result code ${result}` };
+  if (result !== 0 || res.length < 60) return { error: `PCP result code ${result}`, resultCode: result };
   return {
     externalAddress: [...res.subarray(56, 60)].join('.'),
     externalPort: res.readUInt16BE(42),

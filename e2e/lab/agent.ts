@@ -17,16 +17,39 @@
  *   rtt       --target T --count N      round trips (latency, loss)
  *   listen    --target T --ms N         learn own mapping, print it, then print every datagram received
  *   send      --to E --count N          send datagrams to an endpoint
+ *   bulk      --target T --bytes N      TCP download from the reflector's bulk port (rate)
+ *   batch     --plan JSON               several of the above in one process (a JSON array)
  *   natpmp | pcp | upnp                 see agent-gateway.ts
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket as TcpSocket } from 'node:net';
 import { gatewayProbe } from './agent-gateway.js';
 import { familyOf, formatEndpoint, nextId, observe, parseEndpoint, send, sleep, udpSocket, type Json } from './agent-udp.js';
 
 // ---- server side -----------------------------------------------------------
 
-async function reflect(udp: string[], tcp: string[]): Promise<void> {
+/** TCP bulk source: reads the byte count the client asks for (one line), sends that many bytes, closes. */
+function bulkServer(c: TcpSocket): void {
+  let line = '';
+  c.on('data', (d: Buffer) => {
+    if (line.includes('\n')) return;
+    line += d.toString();
+    if (!line.includes('\n')) return;
+    let left = Math.min(Number(line.trim()) || 0, 1 << 30);
+    const chunk = Buffer.alloc(64 * 1024, 0x5a);
+    const pump = (): void => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!c.write(chunk.subarray(0, n))) return void c.once('drain', pump);
+      }
+      c.end();
+    };
+    pump();
+  });
+}
+
+async function reflect(udp: string[], tcp: string[], bulk: string[]): Promise<void> {
   process.title = 'pl-reflector';
   const sockets = new Map<string, Socket>();
   for (const ep of udp) {
@@ -64,6 +87,14 @@ async function reflect(udp: string[], tcp: string[]): Promise<void> {
       c.on('error', () => undefined);
       c.end(JSON.stringify({ observed: formatEndpoint(c.remoteAddress ?? '?', c.remotePort ?? 0), via: ep }) + '\n');
     });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(e.port, e.address, () => resolve());
+    });
+  }
+  for (const ep of bulk) {
+    const e = parseEndpoint(ep);
+    const server = createServer((c) => { c.on('error', () => undefined); bulkServer(c); });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(e.port, e.address, () => resolve());
@@ -159,12 +190,32 @@ async function rtt(target: string, count: number, intervalMs: number): Promise<J
   return { sent: count, received: rtts.length, minMs: rtts[0] ?? null, medianMs: rtts[Math.floor(rtts.length / 2)] ?? null };
 }
 
+/** Downloads `bytes` from a bulk endpoint; the rate a host sees through its access link. */
+function bulk(target: string, bytes: number, timeoutMs: number): Promise<Json> {
+  const e = parseEndpoint(target);
+  return new Promise((resolve) => {
+    const c = connect({ host: e.address, port: e.port });
+    let got = 0;
+    let t0 = 0;
+    const timer = setTimeout(() => { c.destroy(); resolve({ bytes: got, error: 'timeout' }); }, timeoutMs);
+    c.on('connect', () => { t0 = performance.now(); c.write(`${bytes}\n`); });
+    c.on('data', (d: Buffer) => { got += d.length; });
+    c.on('end', () => {
+      clearTimeout(timer);
+      const ms = performance.now() - t0;
+      resolve({ bytes: got, ms: Math.round(ms), mbit: Math.round(((got * 8) / (ms / 1000) / 1e6) * 10) / 10 });
+    });
+    c.on('error', (err) => { clearTimeout(timer); resolve({ bytes: got, error: err.message }); });
+  });
+}
+
 async function listen(target: string, ms: number): Promise<void> {
   const s = await udpSocket(familyOf(parseEndpoint(target).address));
   const local = s.address();
   s.on('message', (buf: Buffer, r: RemoteInfo) => {
     let body: unknown = buf.toString();
     try { body = JSON.parse(buf.toString()); } catch { /* plain text */ }
+    if ((body as Json | null)?.op === 'echo') return; // our own mapping probe's answer
     process.stdout.write(JSON.stringify({ from: formatEndpoint(r.address, r.port), body }) + '\n');
     if (body === 'hairpin?') s.send('hairpin!', r.port, r.address);
   });
@@ -199,9 +250,10 @@ function flags(argv: string[]): Map<string, string> {
   return m;
 }
 
-async function main(): Promise<void> {
-  const [mode, ...rest] = process.argv.slice(2);
-  const f = flags(rest);
+type Flags = Map<string, string>;
+
+/** One client probe; returns its JSON result. */
+async function probe(mode: string, f: Flags): Promise<Json> {
   const get = (k: string): string => {
     const v = f.get(k);
     if (v === undefined || v === '') throw new Error(`${mode}: --${k} is required`);
@@ -209,20 +261,35 @@ async function main(): Promise<void> {
   };
   const num = (k: string, d: number): number => (f.has(k) ? Number(f.get(k)) : d);
   const list = (k: string): string[] => get(k).split(',').filter(Boolean);
-  let out: Json;
   switch (mode) {
-    case 'reflect': return reflect(list('udp'), f.get('tcp') ? list('tcp') : []);
-    case 'listen': return listen(get('target'), num('ms', 5000));
-    case 'mapping': out = await mapping(list('targets')); break;
-    case 'filtering': out = await filtering(get('target'), list('alts'), num('window', 1200)); break;
-    case 'ttl': out = await ttlProbe(get('target'), num('ttl', 64)); break;
-    case 'tcp': out = await tcpProbe(get('target'), num('timeout', 3000)); break;
-    case 'rtt': out = await rtt(get('target'), num('count', 10), num('interval', 20)); break;
-    case 'send': out = await sendTo(get('to'), num('count', 3), num('wait', 1500)); break;
+    case 'mapping': return mapping(list('targets'));
+    case 'filtering': return filtering(get('target'), list('alts'), num('window', 1200));
+    case 'ttl': return ttlProbe(get('target'), num('ttl', 64));
+    case 'tcp': return tcpProbe(get('target'), num('timeout', 3000));
+    case 'rtt': return rtt(get('target'), num('count', 10), num('interval', 20));
+    case 'bulk': return bulk(get('target'), num('bytes', 1 << 20), num('timeout', 20_000));
+    case 'send': return sendTo(get('to'), num('count', 3), num('wait', 1500));
     case 'natpmp': case 'pcp': case 'upnp':
-      out = await gatewayProbe(mode, { gateway: f.get('gw') ?? '', reflector: get('reflector'), unsolicitedFrom: get('from') });
-      break;
-    default: throw new Error(`unknown mode "${mode ?? ''}"`);
+      return gatewayProbe(mode, { gateway: f.get('gw') ?? '', reflector: get('reflector'), unsolicitedFrom: get('from') });
+    default: throw new Error(`unknown mode "${mode}"`);
+  }
+}
+
+async function main(): Promise<void> {
+  const [mode = '', ...rest] = process.argv.slice(2);
+  const f = flags(rest);
+  const list = (k: string): string[] => (f.get(k) ?? '').split(',').filter(Boolean);
+  if (mode === 'reflect') return reflect(list('udp'), list('tcp'), list('bulk'));
+  if (mode === 'listen') return listen(f.get('target') ?? '', Number(f.get('ms') ?? 5000));
+  let out: unknown;
+  if (mode === 'batch') {
+    // --plan '[["mapping","--targets","…"],["tcp","--target","…"]]': several probes, one process, a JSON array.
+    const plan = JSON.parse(f.get('plan') ?? '[]') as string[][];
+    const results: Json[] = [];
+    for (const [m = '', ...args] of plan) results.push(await probe(m, flags(args)));
+    out = results;
+  } else {
+    out = await probe(mode, f);
   }
   process.stdout.write(JSON.stringify(out) + '\n');
   process.exit(0);

@@ -27,6 +27,8 @@ export const AGENT = fileURLToPath(new URL('./agent.ts', import.meta.url));
 /** Reflector ports on the server (RFC 5780-style: two addresses x two ports, plus TCP). */
 export const REFLECT_UDP = [7000, 7001] as const;
 export const REFLECT_TCP = [7000, 443] as const;
+/** TCP bulk source on the server's second address (rate measurements). */
+export const REFLECT_BULK = 7002;
 
 const live = new Set<Lab>();
 let handlersInstalled = false;
@@ -197,8 +199,10 @@ export class Lab {
     const [v1, v2] = this.serverAddresses6;
     const udp = [s1, s2].flatMap((a) => REFLECT_UDP.map((p) => `${a}:${p}`));
     const udp6 = [v1, v2].map((a) => `[${a}]:${REFLECT_UDP[0]}`);
-    const tcp = REFLECT_TCP.map((p) => `${s2}:${p}`);
-    const child = this.spawnNode('server', AGENT, ['reflect', '--udp', [...udp, ...udp6].join(','), '--tcp', tcp.join(',')]);
+    const tcp = [...REFLECT_TCP.map((p) => `${s2}:${p}`), `[${v2}]:${REFLECT_TCP[0]}`];
+    const child = this.spawnNode('server', AGENT, [
+      'reflect', '--udp', [...udp, ...udp6].join(','), '--tcp', tcp.join(','), '--bulk', `${s2}:${REFLECT_BULK}`,
+    ]);
     this.track('reflector', child);
     await waitForLine(child, (l) => l === 'ready', { timeoutMs: 20_000, what: 'reflector', streams: ['stdout', 'stderr'] });
   }

@@ -41,6 +41,7 @@ export const SEQ_BASE = 20000;
 export const SEQ_COUNT = 512;
 
 const WAN = '"wan"';
+const HAIRPIN_MARK = '0x4850';
 const LAN = '"lan"';
 
 function mappingStatement(r: RouterRules): string {
@@ -81,14 +82,15 @@ export function routerRuleset(r: RouterRules): string {
       add(`    iifname ${WAN} ip daddr ${r.wan4} meta l4proto { tcp, udp } meta l4proto . th dport . ip saddr @adf_peers counter ${dnatToMapping} comment "ADF: only addresses the mapping has sent to"`);
     }
     if (r.hairpin) {
-      add(`    iifname ${LAN} ip daddr ${r.wan4} meta l4proto { tcp, udp } counter ${dnatToMapping} comment "hairpin: LAN to own public mapping"`);
+      add(`    iifname ${LAN} ip daddr ${r.wan4} meta l4proto { tcp, udp } counter meta mark set ${HAIRPIN_MARK} ${dnatToMapping} comment "hairpin: LAN to own public mapping"`);
     }
     add('  }');
 
     add('  chain srcnat {');
     add('    type nat hook postrouting priority srcnat; policy accept;');
     if (r.hairpin) {
-      add(`    iifname ${LAN} oifname ${LAN} ct status dnat counter snat ip to ${r.wan4} comment "hairpin: the peer sees the sender's public mapping"`);
+      // No input interface in postrouting: the dstnat rule marks hairpinned packets instead.
+      add(`    oifname ${LAN} meta mark ${HAIRPIN_MARK} counter snat ip to ${r.wan4} comment "hairpin: the peer sees the sender's public mapping"`);
     }
     add(`    oifname ${WAN} meta l4proto { tcp, udp } counter ${mappingStatement(r)}`);
     add(`    oifname ${WAN} meta nfproto ipv4 counter snat ip to ${r.wan4}`);
@@ -105,17 +107,19 @@ export function routerRuleset(r: RouterRules): string {
 
   add('  chain forward {');
   add('    type filter hook forward priority filter; policy drop;');
+  if (r.udpBlocked) add('    meta l4proto udp counter drop comment "udp-blocked: no UDP through this router, either way"');
   add('    ct state established,related accept');
-  if (r.udpBlocked) add(`    iifname ${LAN} meta l4proto udp counter drop comment "udp-blocked"`);
   if (r.tcp443Only) {
     add(`    iifname ${LAN} tcp dport 443 accept comment "tcp-443-only"`);
     add(`    iifname ${LAN} counter drop comment "tcp-443-only"`);
   }
   add(`    iifname ${LAN} accept`);
   if (natted) {
-    add(`    iifname ${WAN} ct status dnat accept comment "inbound to a mapping: cone filtering or a UPnP/NAT-PMP/PCP port map"`);
+    if (!r.tcp443Only) {
+      add(`    iifname ${WAN} ct status dnat accept comment "inbound to a mapping: cone filtering or a UPnP/NAT-PMP/PCP port map"`);
+    }
     add(`    iifname ${WAN} icmpv6 type { echo-request, destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept comment "IPv6 firewall lets ICMPv6 in"`);
-  } else {
+  } else if (!r.tcp443Only) {
     add(`    iifname ${WAN} accept comment "public: no firewall"`);
   }
   add('  }');
