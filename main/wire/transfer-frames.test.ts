@@ -70,6 +70,9 @@ test('round-trips every frame type', () => {
     assert.deepEqual(Buffer.from(a.body.files[0]!.hashes[1]!), Buffer.from(h));
   }
 
+  const a2 = parseTransferFrame(encodeAccept(ID, { files: [{ index: 3, have: [], hashes: [], done: true }] }));
+  if (a2.type === FrameType.ACCEPT) assert.deepEqual(a2.body.files[0], { index: 3, have: [], hashes: [], done: true });
+
   const d = parseTransferFrame(encodeDecline(ID, 'no thanks'));
   assert.deepEqual(d, { type: FrameType.DECLINE, transferId: ID, body: { reason: 'no thanks' } });
 
@@ -188,6 +191,7 @@ test('accept field validation', () => {
   expectWire(jsonFrame(FrameType.ACCEPT, { files: [{ index: 'a', have: [], hashes: '' }] }), 'bad-field');
   expectWire(jsonFrame(FrameType.ACCEPT, { files: [{ index: 0, have: [0], hashes: '!!notbase64' }] }), 'bad-field');
   expectWire(jsonFrame(FrameType.ACCEPT, {}), 'bad-field');
+  expectWire(jsonFrame(FrameType.ACCEPT, { files: [{ index: 0, have: [], hashes: '', done: 'yes' }] }), 'bad-field');
   const ok = parseTransferFrame(jsonFrame(FrameType.ACCEPT, { files: [{ index: 0, have: [4], hashes: h }] }));
   assert.ok(ok.type === FrameType.ACCEPT);
 });

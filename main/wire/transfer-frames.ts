@@ -95,6 +95,11 @@ export interface AcceptFile {
   have: number[];
   /** SHA-256 of each chunk in `have`, same order. */
   hashes: Uint8Array[];
+  /**
+   * The receiver already completed this file in an earlier attempt of the same
+   * transfer (verified by its whole-file hash): the sender skips it entirely.
+   */
+  done?: boolean;
 }
 export interface AcceptBody {
   files: AcceptFile[];
@@ -225,7 +230,9 @@ export function encodeOffer(transferId: string, body: OfferBody): Uint8Array {
 
 export function encodeAccept(transferId: string, body: AcceptBody): Uint8Array {
   return encodeJson(FrameType.ACCEPT, transferId, {
-    files: body.files.map((f) => ({ index: f.index, have: f.have, hashes: toBase64(f.hashes) })),
+    files: body.files.map((f) =>
+      f.done ? { index: f.index, have: [], hashes: '', done: true } : { index: f.index, have: f.have, hashes: toBase64(f.hashes) },
+    ),
   });
 }
 
@@ -401,7 +408,9 @@ function parseAccept(frame: Uint8Array, id: string): AcceptBody {
       throw fieldError(id, `files[${i}].hashes must hold ${have.length} SHA-256 values`);
     }
     const hashes = have.map((_, j) => new Uint8Array(raw32.buffer, raw32.byteOffset + j * SHA256_BYTES, SHA256_BYTES));
-    return { index, have, hashes };
+    const done = f['done'];
+    if (done !== undefined && typeof done !== 'boolean') throw fieldError(id, `files[${i}].done must be a boolean`);
+    return done ? { index, have, hashes, done } : { index, have, hashes };
   });
   return { files };
 }

@@ -42,7 +42,7 @@ export interface PartHandle {
 }
 
 export interface PartialIo {
-  open(file: string, flags: 'r+' | 'w'): Promise<PartHandle>;
+  open(file: string, flags: 'r+' | 'w+'): Promise<PartHandle>;
 }
 
 export const defaultIo: PartialIo = { open: (file, flags) => fsp.open(file, flags) };
@@ -208,7 +208,7 @@ export class PartialFile {
   static async create(saveDir: string, safeRel: string, identity: FileIdentity, io: PartialIo = defaultIo): Promise<PartialFile> {
     const { part, sidecar } = partPaths(saveDir, safeRel, identity);
     await fsp.mkdir(path.dirname(part), { recursive: true });
-    const handle = await io.open(part, 'w');
+    const handle = await io.open(part, 'w+');
     return new PartialFile(identity, part, sidecar, handle, io);
   }
 

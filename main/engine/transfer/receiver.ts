@@ -44,12 +44,20 @@ import { TransferBase, type TransferHost } from './transfer-base.js';
 const MAX_RESENDS_PER_CHUNK = 3;
 const MAX_CONCURRENT_FINALIZE = 8;
 
+export interface DoneFile {
+  index: number;
+  sha256: string;
+  savedPath: string;
+}
+
 export interface IncomingRecord {
   id: string;
   peerId: string;
   startedAt: number;
   saveDir: string;
   offer: OfferBody;
+  /** Files finished in earlier attempts (not asked for again on resume). */
+  done?: DoneFile[];
 }
 
 export interface ReceiverOptions {
@@ -86,6 +94,11 @@ export class IncomingTransfer extends TransferBase {
   private processed = 0;
   private finalizing = new Set<Promise<void>>();
   private filesLeft = 0;
+  /** Files completed in any attempt of this transfer, by index. */
+  private doneFiles = new Map<number, DoneFile>();
+  /** After a pause, writes of that attempt still complete (data already received is kept). */
+  private drainAttempt = -1;
+  private stopping: Promise<void> = Promise.resolve();
 
   private constructor(
     host: TransferHost,
@@ -151,6 +164,13 @@ export class IncomingTransfer extends TransferBase {
     if (!r.ok) return null;
     const t = new IncomingTransfer(host, opts, rec.id, rec.peerId, rec.offer, r, rec.startedAt);
     t.info.saveDir = rec.saveDir;
+    for (const d of rec.done ?? []) {
+      const f = t.info.files[d.index];
+      if (!f || typeof d.sha256 !== 'string' || typeof d.savedPath !== 'string') continue;
+      t.doneFiles.set(d.index, { index: d.index, sha256: d.sha256, savedPath: d.savedPath });
+      f.sha256 = d.sha256;
+      f.savedPath = d.savedPath;
+    }
     t.info.state = 'paused';
     t.info.error = { ...DISCONNECTED };
     return t;
@@ -159,7 +179,14 @@ export class IncomingTransfer extends TransferBase {
   toRecord(): IncomingRecord | null {
     if (!this.info.saveDir) return null;
     if (this.state === 'completed' || this.state === 'cancelled' || this.state === 'declined' || this.state === 'offered') return null;
-    return { id: this.id, peerId: this.peerId, startedAt: this.info.startedAt, saveDir: this.info.saveDir, offer: this.offerBody };
+    return {
+      id: this.id,
+      peerId: this.peerId,
+      startedAt: this.info.startedAt,
+      saveDir: this.info.saveDir,
+      offer: this.offerBody,
+      done: [...this.doneFiles.values()],
+    };
   }
 
   /** Was this transfer accepted earlier (so a re-offer is accepted without asking)? */
@@ -183,7 +210,7 @@ export class IncomingTransfer extends TransferBase {
       this.send(s === 'declined' ? encodeDecline(this.id) : encodeCancel(this.id, 'receiver'));
       return 'answered';
     }
-    await this.stop();
+    await this.stop('pause');
     if (this.isFinal && this.state !== 'failed') return 'answered'; // cancelled meanwhile
     const r = sanitizeOfferPaths(
       offer.files.map((f) => f.path),
@@ -194,10 +221,15 @@ export class IncomingTransfer extends TransferBase {
       this.fail(new TransferFailure('unsafe-path', `The sender offered an unsafe file name (${r.reason}); nothing was saved.`));
       return 'answered';
     }
+    if (JSON.stringify(offer) !== JSON.stringify(this.offerBody)) this.doneFiles.clear();
     this.offerBody = offer;
     this.safe = r;
     const fresh = IncomingTransfer.infoFor(this.id, this.peerId, offer, r, this.info.startedAt);
     this.info.files = fresh.files;
+    for (const d of this.doneFiles.values()) {
+      const f = this.info.files[d.index];
+      if (f) Object.assign(f, { sha256: d.sha256, savedPath: d.savedPath });
+    }
     this.info.emptyDirs = fresh.emptyDirs;
     this.info.totalBytes = fresh.totalBytes;
     if (this.info.saveDir !== undefined) {
@@ -242,6 +274,17 @@ export class IncomingTransfer extends TransferBase {
           resends: new Map(),
         };
         files.push(f);
+        const prev = this.doneFiles.get(i);
+        if (prev) {
+          const st = await fsp.stat(resolveInside(saveDir, prev.savedPath)).catch(() => null);
+          if (st?.isFile() && st.size === offer.size) {
+            f.done = true;
+            skipped += offer.size;
+            have.push({ index: i, have: [], hashes: [], done: true });
+            continue;
+          }
+          this.doneFiles.delete(i); // deleted or changed since: receive it again
+        }
         if (offer.size === 0) continue;
         const part = await PartialFile.resume(saveDir, f.safe, this.identity(offer), this.io, (ci, data) => {
           if (ci === f.hashedUpTo) {
@@ -265,16 +308,18 @@ export class IncomingTransfer extends TransferBase {
       for (const d of this.safe.emptyDirs) await fsp.mkdir(resolveInside(saveDir, d), { recursive: true });
       if (attempt !== this.attempt) return;
       this.files = files;
-      this.filesLeft = files.length;
+      this.filesLeft = files.filter((f) => !f.done).length;
+      this.drainAttempt = -1;
       this.backlog = 0;
       this.processed = 0;
       this.wireBytes = 0;
       this.info.bytesSkipped = skipped;
       this.info.bytesDone = skipped;
-      for (const f of this.info.files) {
+      this.info.files.forEach((f, i) => {
+        if (this.doneFiles.has(i)) return;
         delete f.sha256;
         delete f.savedPath;
-      }
+      });
       this.send(encodeAccept(this.id, { files: have }), attempt);
       this.setState('active');
       if (this.filesLeft === 0) this.checkComplete(attempt);
@@ -322,10 +367,10 @@ export class IncomingTransfer extends TransferBase {
     }
     this.enqueue(attempt, async () => {
       f.part ??= await PartialFile.create(this.info.saveDir!, f.safe, this.identity(f.offer), this.io);
-      if (attempt !== this.attempt) return;
+      if (!this.writable(attempt)) return;
       const isNew = !f.part.verified.has(chunkIndex);
       await f.part.writeChunk(chunkIndex, payload, 0, len, actual);
-      if (attempt !== this.attempt) return;
+      if (!this.writable(attempt)) return;
       if (isNew) this.info.bytesDone += len;
       else if (f.claimed.delete(chunkIndex)) this.info.bytesSkipped -= len;
       this.wireBytes += len;
@@ -354,13 +399,13 @@ export class IncomingTransfer extends TransferBase {
 
   handleRemoteCancel(): void {
     if (this.isFinal && this.state !== 'failed') return;
-    void this.stop(true);
+    void this.stop('cancel');
     this.setState('cancelled');
   }
 
   handleRemoteError(body: ErrorBody): void {
     if (this.isFinal) return;
-    void this.stop();
+    void this.stop('fail');
     this.setState('failed', fromPeerError(body.code, body.message));
   }
 
@@ -371,7 +416,7 @@ export class IncomingTransfer extends TransferBase {
   cancel(): void {
     if (this.state === 'completed' || this.state === 'cancelled' || this.state === 'declined') return;
     this.send(encodeCancel(this.id, 'receiver'));
-    void this.stop(true);
+    void this.stop('cancel');
     this.setState('cancelled');
   }
 
@@ -380,19 +425,24 @@ export class IncomingTransfer extends TransferBase {
     if (this.channel !== channel) return Promise.resolve();
     this.channel = null;
     if (this.state !== 'active' && this.state !== 'offered') return Promise.resolve();
-    const stopped = this.stop();
+    const stopped = this.stop('pause');
     this.setState('paused', DISCONNECTED);
     return stopped;
   }
 
-  /** Wait for queued writes and finalizations (tests, shutdown). */
+  /** Wait for queued writes, finalizations and partial release (tests, shutdown). */
   async settled(): Promise<void> {
+    await this.work();
+    await this.stopping;
+  }
+
+  private async work(): Promise<void> {
     await this.chain;
     await Promise.all([...this.finalizing]);
   }
 
   override dispose(): void {
-    void this.stop();
+    if (!this.isFinal && this.state !== 'offered') void this.stop('pause');
     super.dispose();
   }
 
@@ -401,34 +451,45 @@ export class IncomingTransfer extends TransferBase {
   private fail(err: TransferFailure, discardIndex?: number): void {
     if (this.isFinal) return;
     this.send(encodeError(this.id, { role: 'receiver', code: err.code, message: err.message }));
-    void this.stop(false, discardIndex);
+    void this.stop('fail', discardIndex);
     this.setState('failed', err);
   }
 
   /**
-   * End the current attempt: wait for in-flight writes, then release partials
-   * (kept for resume) or, when `discard`, delete those of unfinished files.
+   * End the current attempt. On 'pause', chunks already received are still written
+   * (so they are not sent again); then partials are released (kept for resume).
+   * On 'cancel' the partials of unfinished files are deleted.
    */
-  private async stop(discard = false, discardIndex?: number): Promise<void> {
+  private stop(mode: 'pause' | 'fail' | 'cancel', discardIndex?: number): Promise<void> {
+    this.drainAttempt = mode === 'pause' ? this.attempt : -1;
     this.attempt++;
     const files = this.files;
-    await this.settled().catch(() => undefined);
-    await Promise.all(
-      files.map(async (f) => {
-        if (!f.part || f.done) return;
-        try {
-          if (discard || f.index === discardIndex) await f.part.discard();
-          else await f.part.release();
-        } catch (err) {
-          this.host.log(`releasing partial ${f.safe}: ${String(err)}`);
-        }
-      }),
-    );
+    const done = (async () => {
+      await this.work().catch(() => undefined);
+      await Promise.all(
+        files.map(async (f) => {
+          if (!f.part || f.done) return;
+          try {
+            if (mode === 'cancel' || f.index === discardIndex) await f.part.discard();
+            else await f.part.release();
+          } catch (err) {
+            this.host.log(`releasing partial ${f.safe}: ${String(err)}`);
+          }
+        }),
+      );
+    })();
+    this.stopping = this.stopping.then(() => done);
+    return done;
+  }
+
+  /** May work queued under `attempt` still touch the disk? */
+  private writable(attempt: number): boolean {
+    return attempt === this.attempt || attempt === this.drainAttempt;
   }
 
   private enqueue(attempt: number, fn: () => Promise<void>): void {
     this.chain = this.chain.then(async () => {
-      if (attempt !== this.attempt) return;
+      if (!this.writable(attempt)) return;
       try {
         await fn();
       } catch (err) {
@@ -467,6 +528,7 @@ export class IncomingTransfer extends TransferBase {
 
   private async finalizeFile(f: FileRx, attempt: number): Promise<void> {
     const part = f.part!;
+    if (attempt !== this.attempt) return; // not while draining a paused attempt
     try {
       for (let ci = f.hashedUpTo; ci < f.chunks; ci++) {
         f.hasher.update(await part.readChunk(ci));
@@ -483,17 +545,50 @@ export class IncomingTransfer extends TransferBase {
           f.index,
         );
       }
-      const saved = await part.finalize(this.info.saveDir!, f.safe);
+      let saved: string;
+      if (await this.sameFileAlreadyThere(f, digest)) {
+        await part.discard();
+        saved = f.safe;
+      } else {
+        saved = await part.finalize(this.info.saveDir!, f.safe);
+      }
       f.done = true;
       const info = this.info.files[f.index]!;
       info.sha256 = bytesToHex(digest);
       info.savedPath = saved;
+      this.doneFiles.set(f.index, { index: f.index, sha256: info.sha256, savedPath: saved });
+      this.host.persistSoon();
       this.filesLeft--;
       this.checkComplete(attempt);
     } catch (err) {
       if (attempt !== this.attempt) return;
       this.fail(this.toFailure(err, (e) => describeFsError(e, this.info.saveDir ?? '', 'write')));
     }
+  }
+
+  /**
+   * Is a file with exactly this content already at the target name? (E.g. it was
+   * finished just before a crash, or sent twice.) Then keep it instead of saving a
+   * ` (1)` duplicate.
+   */
+  private async sameFileAlreadyThere(f: FileRx, digest: Uint8Array): Promise<boolean> {
+    const target = resolveInside(this.info.saveDir!, f.safe);
+    const st = await fsp.stat(target).catch(() => null);
+    if (!st?.isFile() || st.size !== f.offer.size) return false;
+    const h = createHash('sha256');
+    const fh = await fsp.open(target, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(f.offer.size, 4 * 1024 * 1024) || 1);
+      for (let pos = 0; pos < f.offer.size; ) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) return false;
+        h.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+    return h.digest().equals(digest);
   }
 
   private checkComplete(attempt: number): void {

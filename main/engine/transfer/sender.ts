@@ -78,6 +78,8 @@ export class OutgoingTransfer extends TransferBase {
   private readonly signal = new Signal();
   // Per-attempt state:
   private have = new Map<number, Map<number, Uint8Array>>();
+  /** Files the receiver completed in an earlier attempt: not read, not sent. */
+  private doneAtReceiver = new Set<number>();
   private sent = 0;
   private acked = 0;
   private resentBytes = 0;
@@ -178,10 +180,16 @@ export class OutgoingTransfer extends TransferBase {
   handleAccept(body: AcceptBody): void {
     if (this.state !== 'waiting-accept') return this.host.log(`ACCEPT for ${this.id} in state ${this.state}`);
     const have = new Map<number, Map<number, Uint8Array>>();
+    const done = new Set<number>();
     let claimed = 0;
     for (const f of body.files) {
       const src = this.sources[f.index];
       if (!src) return this.protocolFailure(`accept names file ${f.index} of ${this.sources.length}`);
+      if (f.done) {
+        if (!done.has(f.index)) claimed += src.size;
+        done.add(f.index);
+        continue;
+      }
       const n = chunkCount(src.size, this.chunkSize);
       const m = have.get(f.index) ?? new Map<number, Uint8Array>();
       for (let j = 0; j < f.have.length; j++) {
@@ -193,6 +201,7 @@ export class OutgoingTransfer extends TransferBase {
       have.set(f.index, m);
     }
     this.have = have;
+    this.doneAtReceiver = done;
     this.sent = 0;
     this.acked = 0;
     this.resentBytes = 0;
@@ -296,6 +305,7 @@ export class OutgoingTransfer extends TransferBase {
     try {
       for (let fi = 0; fi < this.sources.length; fi++) {
         if (!this.live(attempt)) return;
+        if (this.doneAtReceiver.has(fi)) continue;
         where = this.sources[fi]!.absPath;
         await this.sendFile(fi, attempt);
       }

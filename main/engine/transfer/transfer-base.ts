@@ -22,6 +22,8 @@ export interface TransferHost {
   /** State or snapshot changed: emit `transfer` and persist if relevant. */
   changed(t: TransferBase): void;
   progress(p: TransferProgressPayload): void;
+  /** Something worth persisting changed without a state change (throttled). */
+  persistSoon(): void;
   /** Diagnostics for dropped/hostile input; never user-facing. */
   log(msg: string): void;
 }

@@ -50,6 +50,7 @@ export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const DEFAULT_WINDOW = 32 * 1024 * 1024;
 /** Offers from one peer waiting for an answer; more are declined (a peer cannot flood the UI). */
 const MAX_PENDING_OFFERS_PER_PEER = 64;
+const PERSIST_THROTTLE_MS = 1000;
 
 export interface TransferManagerOptions {
   /** Where transfers.json lives. */
@@ -90,6 +91,7 @@ export class TransferManager {
   private readonly host: TransferHost;
   private readonly loaded: Promise<void>;
   private closed = false;
+  private persistTimer: NodeJS.Timeout | null = null;
 
   constructor(options: TransferManagerOptions) {
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -103,6 +105,14 @@ export class TransferManager {
     this.host = {
       changed: (t) => this.onChanged(t),
       progress: (p) => this.emitter.emit('progress', p),
+      persistSoon: () => {
+        if (this.persistTimer || this.closed) return;
+        this.persistTimer = setTimeout(() => {
+          this.persistTimer = null;
+          this.persist();
+        }, PERSIST_THROTTLE_MS);
+        this.persistTimer.unref?.();
+      },
       log,
     };
     this.loaded = this.load();
@@ -237,12 +247,24 @@ export class TransferManager {
       .sort((a, b) => a.startedAt - b.startedAt);
   }
 
+  /**
+   * Resolves when receivers have no queued disk work (writes, finalizations,
+   * partial flushes after a pause) and state is saved. For tests and shutdown.
+   */
+  async whenIdle(): Promise<void> {
+    await this.loaded;
+    await Promise.all([...this.incoming.values()].map((t) => t.settled().catch(() => undefined)));
+    await this.store.flush();
+  }
+
   /** Pause everything (partials flushed), persist, stop listening. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.loaded.catch(() => undefined);
     for (const peer of [...this.channels.keys()]) this.detachChannel(peer);
     this.closed = true;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
     await Promise.all([...this.incoming.values()].map((t) => t.settled().catch(() => undefined)));
     for (const t of [...this.outgoing.values(), ...this.incoming.values()]) t.dispose();
     await Promise.all([...this.incoming.values()].map((t) => t.settled().catch(() => undefined)));
