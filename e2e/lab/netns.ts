@@ -6,6 +6,7 @@
  * every process still running in it.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { must, mustIn, run } from './exec.js';
 
 export async function listNamespaces(): Promise<string[]> {
@@ -85,6 +86,16 @@ function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
+/** True while the process exists and is not a zombie (a zombie has ended; only its parent's reaping is left). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Ends every process left in the namespaces (by pid; SIGTERM, then SIGKILL after a grace period) and deletes them. */
 export async function deleteNamespaces(names: readonly string[], graceMs = 1500): Promise<void> {
   const pidLists = await Promise.all(names.map((n) => nsPids(n)));
@@ -94,7 +105,7 @@ export async function deleteNamespaces(names: readonly string[], graceMs = 1500)
   let alive = pids;
   while (alive.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 25));
-    alive = alive.filter((p) => signal(p, 0));
+    alive = alive.filter(isRunning);
   }
   for (const p of alive) signal(p, 'SIGKILL');
   // A second look catches anything started while we were stopping the first batch.
