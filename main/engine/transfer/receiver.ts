@@ -13,15 +13,13 @@
  * concurrently). COMPLETE when every file and empty folder is in place.
  * Disk errors fail the transfer with partials kept; disconnects pause it.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
 import type { FramedChannel } from '../channel/framed-channel.js';
 import {
   bytesToHex,
   checkDataAgainstOffer,
-  chunkCount,
-  chunkLength,
   encodeAccept,
   encodeAck,
   encodeCancel,
@@ -30,25 +28,19 @@ import {
   encodeError,
   encodeResend,
   WireError,
-  type AcceptFile,
   type ErrorBody,
   type OfferBody,
-  type OfferFile,
 } from '../../wire/transfer-frames.js';
 import { TransferFailure, describeFsError, fromPeerError, protocolError } from './errors.js';
-import { PartialFile, defaultIo, resolveInside, type FileIdentity, type PartialIo } from './partial-store.js';
+import { IncomingFile, prepareFiles, type DoneFile } from './incoming-file.js';
+import { defaultIo, resolveInside, type PartialIo } from './partial-store.js';
+
+export type { DoneFile };
 import { printable, sanitizeOfferPaths } from './safe-names.js';
 import { DISCONNECTED } from './sender.js';
 import { TransferBase, type TransferHost } from './transfer-base.js';
 
-const MAX_RESENDS_PER_CHUNK = 3;
 const MAX_CONCURRENT_FINALIZE = 8;
-
-export interface DoneFile {
-  index: number;
-  sha256: string;
-  savedPath: string;
-}
 
 export interface IncomingRecord {
   id: string;
@@ -66,29 +58,12 @@ export interface ReceiverOptions {
   window: number;
 }
 
-interface FileRx {
-  index: number;
-  offer: OfferFile;
-  safe: string;
-  chunks: number;
-  part: PartialFile | null;
-  /** Chunks counted as skipped (already had) at accept time. */
-  claimed: Set<number>;
-  hasher: Hash;
-  hashedUpTo: number;
-  expected: Uint8Array | null;
-  finalizing: boolean;
-  done: boolean;
-  pendingResend: Set<number>;
-  resends: Map<number, number>;
-}
-
 export class IncomingTransfer extends TransferBase {
   private offerBody: OfferBody;
   private safe: { files: string[]; emptyDirs: string[] };
   private readonly io: PartialIo;
   private readonly window: number;
-  private files: FileRx[] = [];
+  private files: IncomingFile[] = [];
   private chain: Promise<void> = Promise.resolve();
   private backlog = 0;
   private processed = 0;
@@ -253,58 +228,17 @@ export class IncomingTransfer extends TransferBase {
     this.info.saveDir = saveDir;
     try {
       await fsp.mkdir(saveDir, { recursive: true });
-      const have: AcceptFile[] = [];
-      const files: FileRx[] = [];
-      let skipped = 0;
-      for (let i = 0; i < this.offerBody.files.length; i++) {
-        const offer = this.offerBody.files[i]!;
-        const f: FileRx = {
-          index: i,
-          offer,
-          safe: this.safe.files[i]!,
-          chunks: chunkCount(offer.size, offer.chunkSize),
-          part: null,
-          claimed: new Set(),
-          hasher: createHash('sha256'),
-          hashedUpTo: 0,
-          expected: null,
-          finalizing: false,
-          done: false,
-          pendingResend: new Set(),
-          resends: new Map(),
-        };
-        files.push(f);
-        const prev = this.doneFiles.get(i);
-        if (prev) {
-          const st = await fsp.stat(resolveInside(saveDir, prev.savedPath)).catch(() => null);
-          if (st?.isFile() && st.size === offer.size) {
-            f.done = true;
-            skipped += offer.size;
-            have.push({ index: i, have: [], hashes: [], done: true });
-            continue;
-          }
-          this.doneFiles.delete(i); // deleted or changed since: receive it again
-        }
-        if (offer.size === 0) continue;
-        const part = await PartialFile.resume(saveDir, f.safe, this.identity(offer), this.io, (ci, data) => {
-          if (ci === f.hashedUpTo) {
-            f.hasher.update(data);
-            f.hashedUpTo++;
-          }
-        });
-        if (attempt !== this.attempt) {
-          await part?.release();
-          return;
-        }
-        if (!part) continue;
-        await part.release(); // keep no handle open until data arrives
-        f.part = part;
-        if (part.verified.size === 0) continue;
-        const idx = [...part.verified.keys()].sort((a, b) => a - b);
-        for (const ci of idx) f.claimed.add(ci);
-        skipped += part.verifiedBytes;
-        have.push({ index: i, have: idx, hashes: idx.map((ci) => part.verified.get(ci)!) });
-      }
+      const prepared = await prepareFiles({
+        offer: this.offerBody,
+        safePaths: this.safe.files,
+        senderPeerId: this.peerId,
+        saveDir,
+        io: this.io,
+        done: this.doneFiles,
+        current: () => attempt === this.attempt,
+      });
+      if (!prepared) return;
+      const { files, have, skipped } = prepared;
       for (const d of this.safe.emptyDirs) await fsp.mkdir(resolveInside(saveDir, d), { recursive: true });
       if (attempt !== this.attempt) return;
       this.files = files;
@@ -327,10 +261,6 @@ export class IncomingTransfer extends TransferBase {
       if (attempt !== this.attempt) return;
       this.fail(this.toFailure(err, (e) => describeFsError(e, saveDir, 'write')));
     }
-  }
-
-  private identity(f: OfferFile): FileIdentity {
-    return { senderPeerId: this.peerId, path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize: f.chunkSize };
   }
 
   // ---- frames ----------------------------------------------------------------
@@ -356,20 +286,9 @@ export class IncomingTransfer extends TransferBase {
       this.requestResend(f, chunkIndex, attempt);
       return this.enqueue(attempt, async () => this.acked(len, frameLength, attempt));
     }
-    f.pendingResend.delete(chunkIndex);
-    if (chunkIndex < f.hashedUpTo) {
-      // Replacing data already hashed (our resumed copy differed): rehash at the end.
-      f.hasher = createHash('sha256');
-      f.hashedUpTo = 0;
-    } else if (chunkIndex === f.hashedUpTo) {
-      f.hasher.update(payload);
-      f.hashedUpTo++;
-    }
+    f.arrived(chunkIndex, payload);
     this.enqueue(attempt, async () => {
-      f.part ??= await PartialFile.create(this.info.saveDir!, f.safe, this.identity(f.offer), this.io);
-      if (!this.writable(attempt)) return;
-      const isNew = !f.part.verified.has(chunkIndex);
-      await f.part.writeChunk(chunkIndex, payload, 0, len, actual);
+      const isNew = await f.write(chunkIndex, payload, actual);
       if (!this.writable(attempt)) return;
       if (isNew) this.info.bytesDone += len;
       else if (f.claimed.delete(chunkIndex)) this.info.bytesSkipped -= len;
@@ -387,12 +306,10 @@ export class IncomingTransfer extends TransferBase {
     if (f.expected || f.done) return this.protocolFailure(`second FILE_END for file ${fileIndex}`);
     f.expected = Uint8Array.from(sha256);
     this.enqueue(attempt, async () => {
-      f.part ??= await PartialFile.create(this.info.saveDir!, f.safe, this.identity(f.offer), this.io);
+      await f.ensurePart(); // empty files, or files whose chunks were all here already
       if (attempt !== this.attempt) return;
       // Anything still missing that we have not asked for: ask now.
-      for (let ci = 0; ci < f.chunks; ci++) {
-        if (!f.part.verified.has(ci) && !f.pendingResend.has(ci)) this.requestResend(f, ci, attempt);
-      }
+      for (const ci of f.missing()) this.requestResend(f, ci, attempt);
       await this.maybeFinalize(f, attempt);
     });
   }
@@ -506,37 +423,37 @@ export class IncomingTransfer extends TransferBase {
     this.progressChanged();
   }
 
-  private requestResend(f: FileRx, ci: number, attempt: number): void {
-    const n = (f.resends.get(ci) ?? 0) + 1;
-    f.resends.set(ci, n);
-    if (n > MAX_RESENDS_PER_CHUNK) {
+  private requestResend(f: IncomingFile, ci: number, attempt: number): void {
+    if (!f.askAgain(ci)) {
       return this.fail(
         new TransferFailure('chunk-corrupt', `Part of "${f.safe}" kept arriving corrupted. Check the connection and send again.`),
       );
     }
-    f.pendingResend.add(ci);
     this.send(encodeResend(this.id, f.index, ci), attempt);
   }
 
-  private async maybeFinalize(f: FileRx, attempt: number): Promise<void> {
-    if (!f.expected || f.finalizing || f.done || !f.part || !f.part.complete) return;
+  private async maybeFinalize(f: IncomingFile, attempt: number): Promise<void> {
+    if (!f.ready || attempt !== this.attempt) return;
     f.finalizing = true;
     while (this.finalizing.size >= MAX_CONCURRENT_FINALIZE) await Promise.race(this.finalizing);
     const p = this.finalizeFile(f, attempt).finally(() => this.finalizing.delete(p));
     this.finalizing.add(p);
   }
 
-  private async finalizeFile(f: FileRx, attempt: number): Promise<void> {
-    const part = f.part!;
-    if (attempt !== this.attempt) return; // not while draining a paused attempt
+  private async finalizeFile(f: IncomingFile, attempt: number): Promise<void> {
     try {
-      for (let ci = f.hashedUpTo; ci < f.chunks; ci++) {
-        f.hasher.update(await part.readChunk(ci));
-        if (attempt !== this.attempt) return;
+      const r = await f.finalize(() => attempt === this.attempt);
+      if (!r) return;
+      if (r.ok) {
+        // Record it even if the attempt ended meanwhile: the file is in place.
+        const info = this.info.files[f.index]!;
+        info.sha256 = bytesToHex(r.sha256);
+        info.savedPath = r.savedPath;
+        this.doneFiles.set(f.index, { index: f.index, sha256: info.sha256, savedPath: r.savedPath });
+        this.host.persistSoon();
       }
-      f.hashedUpTo = f.chunks;
-      const digest = f.hasher.digest();
-      if (!digest.equals(f.expected!)) {
+      if (attempt !== this.attempt) return;
+      if (!r.ok) {
         return this.fail(
           new TransferFailure(
             'file-hash-mismatch',
@@ -545,50 +462,12 @@ export class IncomingTransfer extends TransferBase {
           f.index,
         );
       }
-      let saved: string;
-      if (await this.sameFileAlreadyThere(f, digest)) {
-        await part.discard();
-        saved = f.safe;
-      } else {
-        saved = await part.finalize(this.info.saveDir!, f.safe);
-      }
-      f.done = true;
-      const info = this.info.files[f.index]!;
-      info.sha256 = bytesToHex(digest);
-      info.savedPath = saved;
-      this.doneFiles.set(f.index, { index: f.index, sha256: info.sha256, savedPath: saved });
-      this.host.persistSoon();
       this.filesLeft--;
       this.checkComplete(attempt);
     } catch (err) {
       if (attempt !== this.attempt) return;
       this.fail(this.toFailure(err, (e) => describeFsError(e, this.info.saveDir ?? '', 'write')));
     }
-  }
-
-  /**
-   * Is a file with exactly this content already at the target name? (E.g. it was
-   * finished just before a crash, or sent twice.) Then keep it instead of saving a
-   * ` (1)` duplicate.
-   */
-  private async sameFileAlreadyThere(f: FileRx, digest: Uint8Array): Promise<boolean> {
-    const target = resolveInside(this.info.saveDir!, f.safe);
-    const st = await fsp.stat(target).catch(() => null);
-    if (!st?.isFile() || st.size !== f.offer.size) return false;
-    const h = createHash('sha256');
-    const fh = await fsp.open(target, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(Math.min(f.offer.size, 4 * 1024 * 1024) || 1);
-      for (let pos = 0; pos < f.offer.size; ) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) return false;
-        h.update(buf.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-    return h.digest().equals(digest);
   }
 
   private checkComplete(attempt: number): void {
@@ -598,9 +477,4 @@ export class IncomingTransfer extends TransferBase {
     this.setState('completed');
   }
 
-  /** Size of a chunk of file `fi` (for tests/diagnostics). */
-  chunkBytes(fi: number, ci: number): number {
-    const f = this.offerBody.files[fi]!;
-    return chunkLength(f.size, f.chunkSize, ci);
-  }
 }

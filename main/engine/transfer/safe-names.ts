@@ -26,7 +26,6 @@ export const PART_SUFFIX = '.postern-part';
 export type SafePathResult = { ok: true; path: string } | { ok: false; reason: string };
 
 const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
-// eslint-disable-next-line no-control-regex
 const BAD_CHARS = /[\u0000-\u001f\u007f<>:"|?*\\]/g;
 
 const utf8 = new TextEncoder();
@@ -107,7 +106,6 @@ export function sanitizeRelativePath(raw: string): SafePathResult {
 
 /** For messages: no control chars, bounded length. */
 export function printable(s: string, max = 120): string {
-  // eslint-disable-next-line no-control-regex
   const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
