@@ -72,7 +72,7 @@ export class IncomingTransfer extends TransferBase {
   /** Files completed in any attempt of this transfer, by index. */
   private doneFiles = new Map<number, DoneFile>();
   /** After a pause, writes of that attempt still complete (data already received is kept). */
-  private drainAttempt = -1;
+  private readonly draining = new Set<number>();
   private stopping: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -243,7 +243,7 @@ export class IncomingTransfer extends TransferBase {
       if (attempt !== this.attempt) return;
       this.files = files;
       this.filesLeft = files.filter((f) => !f.done).length;
-      this.drainAttempt = -1;
+      this.draining.clear();
       this.backlog = 0;
       this.processed = 0;
       this.wireBytes = 0;
@@ -378,7 +378,8 @@ export class IncomingTransfer extends TransferBase {
    * On 'cancel' the partials of unfinished files are deleted.
    */
   private stop(mode: 'pause' | 'fail' | 'cancel', discardIndex?: number): Promise<void> {
-    this.drainAttempt = mode === 'pause' ? this.attempt : -1;
+    if (mode === 'pause') this.draining.add(this.attempt);
+    else this.draining.clear();
     this.attempt++;
     const files = this.files;
     const done = (async () => {
@@ -401,7 +402,7 @@ export class IncomingTransfer extends TransferBase {
 
   /** May work queued under `attempt` still touch the disk? */
   private writable(attempt: number): boolean {
-    return attempt === this.attempt || attempt === this.drainAttempt;
+    return attempt === this.attempt || this.draining.has(attempt);
   }
 
   private enqueue(attempt: number, fn: () => Promise<void>): void {
