@@ -7,25 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Lab, labUnavailable } from './lab.js';
-import { selfTestInternet, selfTestSite, type Check } from './selftest.js';
-import type { SiteSpec } from './spec.js';
-
-const SITES: SiteSpec[] = [
-  { name: 'public', nat: 'public', ipv6: true },
-  { name: 'full-cone', nat: 'full-cone', hosts: 2 },
-  { name: 'restricted-cone', nat: 'restricted-cone' },
-  { name: 'port-restricted', nat: 'port-restricted', hosts: 2, ipv6: true, gateway: ['upnp', 'natpmp', 'pcp'] },
-  { name: 'symmetric', nat: 'symmetric', hosts: 2, hairpin: false },
-  { name: 'sequential', nat: 'symmetric-sequential' },
-  { name: 'cgnat', nat: 'port-restricted', cgnat: true, gateway: ['upnp', 'natpmp'] },
-  { name: 'cgnat-full-cone', nat: 'full-cone', cgnat: true },
-  { name: 'udp-blocked', nat: 'port-restricted', udpBlocked: true },
-  { name: 'tcp-443-only', nat: 'port-restricted', tcp443Only: true },
-  { name: 'natpmp-only', nat: 'full-cone', gateway: ['natpmp'] },
-  { name: 'pcp-only', nat: 'restricted-cone', gateway: ['pcp'] },
-  { name: 'short-timeout', nat: 'full-cone', udpTimeoutSec: 3 },
-  { name: 'shaped', nat: 'port-restricted', latencyMs: 15, rateMbit: 20, lossPct: 5 },
-];
+import { SELFTEST_SITES as SITES, selfTestInternet, selfTestSite, type Check } from './selftest.js';
 
 const skip = await labUnavailable({ gateways: true });
 if (skip) console.log(`# lab self-test skipped: ${skip}`);

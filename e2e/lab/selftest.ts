@@ -10,6 +10,25 @@
 import { AGENT, Lab, REFLECT_BULK } from './lab.js';
 import { waitForLine } from './exec.js';
 import { classifyFiltering, classifyMapping, expectations, type Expected } from './expectations.js';
+import type { SiteSpec } from './spec.js';
+
+/** One topology with a site for every behaviour, modifier and gateway (used by the tests and `cli.ts selftest`). */
+export const SELFTEST_SITES: SiteSpec[] = [
+  { name: 'public', nat: 'public', ipv6: true },
+  { name: 'full-cone', nat: 'full-cone', hosts: 2 },
+  { name: 'restricted-cone', nat: 'restricted-cone' },
+  { name: 'port-restricted', nat: 'port-restricted', hosts: 2, ipv6: true, gateway: ['upnp', 'natpmp', 'pcp'] },
+  { name: 'symmetric', nat: 'symmetric', hosts: 2, hairpin: false },
+  { name: 'sequential', nat: 'symmetric-sequential' },
+  { name: 'cgnat', nat: 'port-restricted', cgnat: true, ipv6: true, gateway: ['upnp', 'natpmp'] },
+  { name: 'cgnat-full-cone', nat: 'full-cone', cgnat: true },
+  { name: 'udp-blocked', nat: 'port-restricted', udpBlocked: true },
+  { name: 'tcp-443-only', nat: 'port-restricted', tcp443Only: true },
+  { name: 'natpmp-only', nat: 'full-cone', gateway: ['natpmp'] },
+  { name: 'pcp-only', nat: 'restricted-cone', gateway: ['pcp'] },
+  { name: 'short-timeout', nat: 'full-cone', udpTimeoutSec: 3 },
+  { name: 'shaped', nat: 'port-restricted', latencyMs: 15, rateMbit: 20, lossPct: 5 },
+];
 
 export interface Check {
   site: string;

@@ -21,6 +21,7 @@ import { until } from './exec.js';
 import { REPO_ROOT, type Lab } from './lab.js';
 
 export const POSTERN_BIN = join(REPO_ROOT, 'bin', 'postern.js');
+const FAILED_SIDE_GRACE_MS = 5000;
 
 export interface PosternEvent {
   event: string;
@@ -46,6 +47,8 @@ export interface TransferResult {
   bytesPerSec?: number;
   /** Why it failed: the error event's code and message, `timeout`, or what else went wrong. */
   reason?: string;
+  /** On failure: the last tier a paired/connected event announced before things went wrong. */
+  tierSeen?: string;
   /** Whether the received file's SHA-256 matches the sent file's (undefined when nothing was received). */
   sha256Match?: boolean;
   send: SideResult;
@@ -121,7 +124,11 @@ function describeFailure(s: SideResult, name: string): string | undefined {
 export async function transfer(lab: Lab, o: TransferOptions): Promise<TransferResult> {
   const send: SideResult = { events: [], exitCode: null, stderr: '' };
   const receive: SideResult = { events: [], exitCode: null, stderr: '' };
-  const failed = (reason: string): TransferResult => ({ ok: false, tier: 'failed', reason, send, receive });
+  const failed = (reason: string): TransferResult => {
+    // The last tier a side announced (paired/connected events) before it failed: where the ladder got to.
+    const seen = [...receive.events, ...send.events].reverse().find((e) => typeof e.tier === 'string')?.tier;
+    return { ok: false, tier: 'failed', reason, ...(typeof seen === 'string' ? { tierSeen: seen } : {}), send, receive };
+  };
   if (!o.cli && !existsSync(POSTERN_BIN)) return failed(`postern CLI not found (${POSTERN_BIN})`);
   const [cmd = process.execPath, ...cliArgs] = o.cli ?? [process.execPath, POSTERN_BIN];
 
@@ -156,7 +163,13 @@ export async function transfer(lab: Lab, o: TransferOptions): Promise<TransferRe
       '--data', join(work, 'recv-data'), '--into', into, ...(o.receiveArgs ?? []), code], spawnOpts);
     children.push(receiver);
     const receiveEnded = follow(receiver, receive, () => undefined);
-    const outcome = await Promise.race([Promise.all([sendEnded, receiveEnded]).then(() => 'ended' as const), timedOut]);
+    // When one side gives up, the other gets a short grace period instead of the whole timeout.
+    const oneFailed = (side: SideResult, ended: Promise<void>): Promise<'ended'> => ended.then(() =>
+      new Promise<'ended'>((resolve) => { if (!side.done) setTimeout(() => resolve('ended'), FAILED_SIDE_GRACE_MS).unref(); }));
+    const outcome = await Promise.race([
+      Promise.all([sendEnded, receiveEnded]).then(() => 'ended' as const),
+      oneFailed(send, sendEnded), oneFailed(receive, receiveEnded), timedOut,
+    ]);
 
     const done = receive.done ?? send.done;
     if (outcome === 'timeout' && !receive.done) {
