@@ -228,14 +228,21 @@ export class Lab {
   }
 }
 
+function onPath(tool: string): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  return dirs.some((d) => d !== '' && existsSync(join(d, tool)));
+}
+
 /** Why the lab cannot run here, or undefined when it can (root, ip, nft, conntrack, tc; miniupnpd for gateways). */
 export async function labUnavailable(needs: { gateways?: boolean } = {}): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, nftables)';
-  const tools = ['ip', 'nft', 'tc', 'conntrack', 'sysctl', ...(needs.gateways ? ['miniupnpd'] : [])];
-  for (const t of tools) {
-    const found = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(join(d, t)));
-    if (!found) return `the lab needs ${t}, which is not installed`;
-  }
+  const tools = ['ip', 'nft', 'tc', 'conntrack', 'sysctl', 'ss', ...(needs.gateways ? ['miniupnpd'] : [])];
+  for (const t of tools) if (!onPath(t)) return `the lab needs ${t}, which is not installed`;
   if (!existsSync('/dev/net/tun')) return 'the lab needs /dev/net/tun';
   return undefined;
+}
+
+/** What this machine's lab can do beyond the basics: gateways need miniupnpd, latency needs a C compiler. */
+export function labCapabilities(): { gateways: boolean; latency: boolean } {
+  return { gateways: onPath('miniupnpd'), latency: ['cc', 'gcc', 'clang'].some(onPath) };
 }

@@ -6,7 +6,7 @@
  * lab to start removes it, processes first, then namespaces, then the state.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PREFIX, labIdOf } from './addressing.js';
@@ -36,6 +36,14 @@ function processStart(pid: number): string | undefined {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
+  }
+}
+
+function youngerThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < ms;
+  } catch {
+    return false;
   }
 }
 
@@ -81,7 +89,9 @@ export async function listLabs(): Promise<LabRecord[]> {
   const labs: LabRecord[] = [];
   for (const [id, namespaces] of byId) {
     const owner = await readOwner(id);
-    const alive = owner !== undefined && owner.start !== '' && processStart(owner.pid) === owner.start;
+    // A directory without its owner file yet is a lab being claimed right now by another process.
+    const claiming = owner === undefined && youngerThan(stateDir(id), 30_000);
+    const alive = claiming || (owner !== undefined && owner.start !== '' && processStart(owner.pid) === owner.start);
     labs.push({ id, namespaces: namespaces.sort(), ...(owner ? { owner } : {}), alive });
   }
   return labs.sort((a, b) => a.id.localeCompare(b.id));
