@@ -10,6 +10,8 @@ import {
   MAX_CHUNK_SIZE,
   MAX_SMALL_JSON,
   WIRE_VERSION,
+  MAX_PARTS,
+  PartCollector,
   WireError,
   allocDataFrame,
   checkDataAgainstOffer,
@@ -57,20 +59,24 @@ function jsonFrame(type: number, body: unknown, version = WIRE_VERSION): Uint8Ar
 
 test('round-trips every frame type', () => {
   const offer = { files: [{ path: 'a/b.txt', size: 5, mtimeMs: 1700000000000, chunkSize: 1 << 20 }], emptyDirs: ['a/empty'] };
-  const o = parseTransferFrame(encodeOffer(ID, offer));
+  const o = parseTransferFrame(encodeOffer(ID, offer)[0]!);
   assert.equal(o.type, FrameType.OFFER);
   assert.equal(o.transferId, ID);
-  if (o.type === FrameType.OFFER) assert.deepEqual(o.body, offer);
+  if (o.type === FrameType.OFFER) {
+    assert.deepEqual(o.body, offer);
+    assert.equal(o.part, 0);
+    assert.equal(o.parts, 1);
+  }
 
   const h = sha(Buffer.from('x'));
-  const a = parseTransferFrame(encodeAccept(ID, { files: [{ index: 0, have: [0, 2], hashes: [h, h] }] }));
+  const a = parseTransferFrame(encodeAccept(ID, { files: [{ index: 0, have: [0, 2], hashes: [h, h] }] })[0]!);
   assert.equal(a.type, FrameType.ACCEPT);
   if (a.type === FrameType.ACCEPT) {
     assert.deepEqual(a.body.files[0]?.have, [0, 2]);
     assert.deepEqual(Buffer.from(a.body.files[0]!.hashes[1]!), Buffer.from(h));
   }
 
-  const a2 = parseTransferFrame(encodeAccept(ID, { files: [{ index: 3, have: [], hashes: [], done: true }] }));
+  const a2 = parseTransferFrame(encodeAccept(ID, { files: [{ index: 3, have: [], hashes: [], done: true }] })[0]!);
   if (a2.type === FrameType.ACCEPT) assert.deepEqual(a2.body.files[0], { index: 3, have: [], hashes: [], done: true });
 
   const d = parseTransferFrame(encodeDecline(ID, 'no thanks'));
@@ -242,6 +248,53 @@ test('checkDataAgainstOffer: range and length', () => {
   assert.equal(code(() => checkDataAgainstOffer(files, 0, 1, 65536)), 'bad-length');
 });
 
+test('multi-part OFFER/ACCEPT: split under the frame limit, reassembled, validated', () => {
+  const files = Array.from({ length: 500 }, (_, i) => ({ path: `dir/file-${i}.bin`, size: i, mtimeMs: i, chunkSize: 65536 }));
+  const emptyDirs = Array.from({ length: 50 }, (_, i) => `dir/empty-${i}`);
+  const frames = encodeOffer(ID, { files, emptyDirs }, 8192);
+  assert.ok(frames.length > 3 && frames.length <= MAX_PARTS);
+  const c = new PartCollector<{ files: unknown[]; emptyDirs: string[] }>();
+  let all: { files: unknown[]; emptyDirs: string[] }[] | null = null;
+  frames.forEach((f, i) => {
+    assert.ok(f.length <= 8192);
+    const p = parseTransferFrame(f);
+    assert.ok(p.type === FrameType.OFFER);
+    if (p.type !== FrameType.OFFER) return;
+    assert.equal(p.part, i);
+    assert.equal(p.parts, frames.length);
+    all = c.add(ID, p.part, p.parts, p.body);
+    assert.equal(all === null, i < frames.length - 1);
+  });
+  const merged = all as unknown as { files: unknown[]; emptyDirs: string[] }[];
+  assert.deepEqual(merged.flatMap((b) => b.files), files);
+  assert.deepEqual(merged.flatMap((b) => b.emptyDirs), emptyDirs);
+
+  const hashes = Array.from({ length: 400 }, () => new Uint8Array(32));
+  const acc = encodeAccept(ID, { files: [{ index: 0, have: hashes.map((_, i) => i), hashes }, { index: 1, have: [], hashes: [], done: true }] }, 8192);
+  assert.ok(acc.length >= 2);
+  const entries = acc.flatMap((f) => {
+    const p = parseTransferFrame(f);
+    return p.type === FrameType.ACCEPT ? p.body.files : [];
+  });
+  assert.deepEqual(
+    entries.filter((e) => e.index === 0).flatMap((e) => e.have),
+    hashes.map((_, i) => i),
+  );
+  assert.equal(entries.filter((e) => e.done).length, 1);
+  // Out of order / disagreeing part counts:
+  const c2 = new PartCollector<unknown>();
+  assert.throws(() => c2.add(ID, 1, 3, {}), (e: unknown) => e instanceof WireError && e.code === 'bad-field');
+  const c3 = new PartCollector<unknown>();
+  c3.add(ID, 0, 3, {});
+  assert.throws(() => c3.add(ID, 1, 4, {}), WireError);
+  // Too many parts for the limit:
+  assert.throws(() => encodeOffer(ID, { files, emptyDirs }, 600), (e: unknown) => e instanceof WireError && e.code === 'oversized');
+  // part/parts validation:
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], part: 2, parts: 2 }), 'bad-field');
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], part: 0, parts: 0 }), 'bad-field');
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], part: 0, parts: MAX_PARTS + 1 }), 'bad-field');
+});
+
 test('fuzz: random bytes never throw anything but WireError', () => {
   let seed = 12345;
   const rnd = (): number => {
@@ -249,8 +302,8 @@ test('fuzz: random bytes never throw anything but WireError', () => {
     return seed;
   };
   const valid = [
-    encodeOffer(ID, { files: [{ path: 'a', size: 1, mtimeMs: 0, chunkSize: 65536 }], emptyDirs: [] }),
-    encodeAccept(ID, { files: [{ index: 0, have: [0], hashes: [new Uint8Array(32)] }] }),
+    encodeOffer(ID, { files: [{ path: 'a', size: 1, mtimeMs: 0, chunkSize: 65536 }], emptyDirs: [] })[0]!,
+    encodeAccept(ID, { files: [{ index: 0, have: [0], hashes: [new Uint8Array(32)] }] })[0]!,
     encodeError(ID, { role: 'sender', code: 'x', message: 'y' }),
     encodeData(ID, 0, 0, new Uint8Array(32), new Uint8Array(10)),
   ];

@@ -11,6 +11,11 @@
  *   RESEND:    ... | file index u32 | chunk index u32
  * Integers are big-endian.
  *
+ * Every frame fits MAX_FRAME_BYTES (below the secure channel's 16 MiB message
+ * limit). OFFER and ACCEPT lists can be longer: they are then split into up to
+ * MAX_PARTS frames carrying `part`/`parts`, sent back to back, and reassembled
+ * with `PartCollector`.
+ *
  * Flow: sender OFFER → receiver ACCEPT (with the verified chunks it already has) or
  * DECLINE → sender DATA.../FILE_END per file (receiver ACKs written bytes: flow
  * control; RESENDs corrupt chunks) → receiver COMPLETE. CANCEL / ERROR from either side.
@@ -41,10 +46,14 @@ export const FILE_END_SIZE = COMMON_HEADER_SIZE + 4 + SHA256_BYTES;
 export const ACK_SIZE = COMMON_HEADER_SIZE + 8;
 export const RESEND_SIZE = COMMON_HEADER_SIZE + 4 + 4;
 
+/** Largest frame we write or accept (the secure channel's limit is 16 MiB - 1 minus overhead). */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 export const MIN_CHUNK_SIZE = 16 * 1024;
-export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
-/** OFFER and ACCEPT can list many files / chunk hashes. */
-export const MAX_LARGE_JSON = 16 * 1024 * 1024;
+export const MAX_CHUNK_SIZE = 8 * 1024 * 1024;
+/** OFFER and ACCEPT parts can list many files / chunk hashes. */
+export const MAX_LARGE_JSON = MAX_FRAME_BYTES - COMMON_HEADER_SIZE;
+/** An OFFER or ACCEPT is split into at most this many frames. */
+export const MAX_PARTS = 16;
 export const MAX_SMALL_JSON = 64 * 1024;
 export const MAX_FILES = 1_000_000;
 export const MAX_PATH_CHARS = 4096;
@@ -102,11 +111,8 @@ export interface AcceptFile {
   done?: boolean;
 }
 export interface AcceptBody {
+  /** The same file index may appear in several entries (long lists are split). */
   files: AcceptFile[];
-}
-export interface ReasonBody {
-  role?: Role;
-  reason?: string;
 }
 export interface ErrorBody {
   role: Role;
@@ -115,8 +121,8 @@ export interface ErrorBody {
 }
 
 export type TransferFrame =
-  | { type: typeof FrameType.OFFER; transferId: string; body: OfferBody }
-  | { type: typeof FrameType.ACCEPT; transferId: string; body: AcceptBody }
+  | { type: typeof FrameType.OFFER; transferId: string; body: OfferBody; part: number; parts: number }
+  | { type: typeof FrameType.ACCEPT; transferId: string; body: AcceptBody; part: number; parts: number }
   | { type: typeof FrameType.DECLINE; transferId: string; body: { reason?: string } }
   | {
       type: typeof FrameType.DATA;
@@ -221,19 +227,95 @@ function toBase64(parts: Uint8Array[]): string {
 
 // ---- Encoders -----------------------------------------------------------------
 
-export function encodeOffer(transferId: string, body: OfferBody): Uint8Array {
-  return encodeJson(FrameType.OFFER, transferId, {
-    files: body.files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize: f.chunkSize })),
-    emptyDirs: body.emptyDirs,
+/**
+ * Encode JSON lists into one or more frames of at most `maxFrameBytes`, each
+ * `{"<list>":[...],...,"part":i,"parts":n}`. Items are never split.
+ */
+function encodeParts(type: number, transferId: string, lists: Record<string, unknown[]>, maxFrameBytes: number): Uint8Array[] {
+  const keys = Object.keys(lists);
+  const budget = maxFrameBytes - COMMON_HEADER_SIZE - 64 - keys.reduce((n, k) => n + k.length + 8, 0);
+  const parts: Record<string, string[]>[] = [];
+  const fresh = (): Record<string, string[]> => Object.fromEntries(keys.map((k) => [k, [] as string[]]));
+  let cur = fresh();
+  let size = 0;
+  for (const k of keys) {
+    for (const item of lists[k]!) {
+      const json = JSON.stringify(item);
+      const n = Buffer.byteLength(json) + 1;
+      if (n > budget) throw new WireError('oversized', `one ${k} entry is larger than a frame`, transferId);
+      if (size + n > budget) {
+        parts.push(cur);
+        cur = fresh();
+        size = 0;
+      }
+      cur[k]!.push(json);
+      size += n;
+    }
+  }
+  parts.push(cur);
+  if (parts.length > MAX_PARTS) {
+    throw new WireError('oversized', `needs ${parts.length} frames, more than ${MAX_PARTS}: too many entries`, transferId);
+  }
+  return parts.map((p, i) => {
+    const body = `{${keys.map((k) => `"${k}":[${p[k]!.join(',')}]`).join(',')},"part":${i},"parts":${parts.length}}`;
+    const json = encoder.encode(body);
+    const buf = new Uint8Array(COMMON_HEADER_SIZE + json.length);
+    writeHeader(buf, type, transferId);
+    buf.set(json, COMMON_HEADER_SIZE);
+    return buf;
   });
 }
 
-export function encodeAccept(transferId: string, body: AcceptBody): Uint8Array {
-  return encodeJson(FrameType.ACCEPT, transferId, {
-    files: body.files.map((f) =>
-      f.done ? { index: f.index, have: [], hashes: '', done: true } : { index: f.index, have: f.have, hashes: toBase64(f.hashes) },
-    ),
-  });
+/** OFFER frames (usually one; several for very large file lists). Throws WireError `oversized` beyond MAX_PARTS. */
+export function encodeOffer(transferId: string, body: OfferBody, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array[] {
+  return encodeParts(
+    FrameType.OFFER,
+    transferId,
+    {
+      files: body.files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize: f.chunkSize })),
+      emptyDirs: body.emptyDirs,
+    },
+    maxFrameBytes,
+  );
+}
+
+/**
+ * ACCEPT frames (usually one; several when many chunk hashes are listed). A file
+ * with very many chunks is listed in several entries with the same index.
+ */
+export function encodeAccept(transferId: string, body: AcceptBody, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array[] {
+  // ~45 bytes of base64 + up to 11 of index per chunk; keep each entry well inside a frame.
+  const perEntry = Math.max(1, Math.floor((maxFrameBytes - COMMON_HEADER_SIZE - 256) / 64));
+  const entries: unknown[] = [];
+  for (const f of body.files) {
+    if (f.done) {
+      entries.push({ index: f.index, have: [], hashes: '', done: true });
+      continue;
+    }
+    for (let i = 0; i === 0 || i < f.have.length; i += perEntry) {
+      entries.push({ index: f.index, have: f.have.slice(i, i + perEntry), hashes: toBase64(f.hashes.slice(i, i + perEntry)) });
+    }
+  }
+  return encodeParts(FrameType.ACCEPT, transferId, { files: entries }, maxFrameBytes);
+}
+
+/**
+ * Reassembles a multi-part OFFER/ACCEPT. Parts must arrive in order (the channel
+ * is ordered) and agree on `parts`; anything else is a WireError.
+ */
+export class PartCollector<B> {
+  private readonly bodies: B[] = [];
+  private parts = 0;
+
+  /** Add a part; returns all bodies once the last one arrived, else null. */
+  add(transferId: string, part: number, parts: number, body: B): B[] | null {
+    if (this.bodies.length === 0) this.parts = parts;
+    if (parts !== this.parts || part !== this.bodies.length) {
+      throw new WireError('bad-field', `part ${part}/${parts} out of order (expected ${this.bodies.length}/${this.parts})`, transferId);
+    }
+    this.bodies.push(body);
+    return this.bodies.length === this.parts ? this.bodies : null;
+  }
 }
 
 export function encodeDecline(transferId: string, reason?: string): Uint8Array {
@@ -375,7 +457,14 @@ function role(v: Json | undefined, id: string): Role {
   return v;
 }
 
-function parseOffer(frame: Uint8Array, id: string): OfferBody {
+function partOf(body: { [k: string]: Json }, id: string): { part: number; parts: number } {
+  const parts = uint(body['parts'] ?? 1, id, 'parts', MAX_PARTS);
+  const part = uint(body['part'] ?? 0, id, 'part', MAX_PARTS - 1);
+  if (parts < 1 || part >= parts) throw fieldError(id, `part ${part} of ${parts}`);
+  return { part, parts };
+}
+
+function parseOffer(frame: Uint8Array, id: string): { body: OfferBody; part: number; parts: number } {
   const body = parseJsonBody(frame, MAX_LARGE_JSON, id);
   const files = arr(body['files'], id, 'files', MAX_FILES).map((raw, i): OfferFile => {
     const f = obj(raw, id, `files[${i}]`);
@@ -390,10 +479,10 @@ function parseOffer(frame: Uint8Array, id: string): OfferBody {
   const emptyDirs = arr(body['emptyDirs'] ?? [], id, 'emptyDirs', MAX_FILES).map((d, i) =>
     str(d, id, `emptyDirs[${i}]`, MAX_PATH_CHARS),
   );
-  return { files, emptyDirs };
+  return { body: { files, emptyDirs }, ...partOf(body, id) };
 }
 
-function parseAccept(frame: Uint8Array, id: string): AcceptBody {
+function parseAccept(frame: Uint8Array, id: string): { body: AcceptBody; part: number; parts: number } {
   const body = parseJsonBody(frame, MAX_LARGE_JSON, id);
   const files = arr(body['files'], id, 'files', MAX_FILES).map((raw, i): AcceptFile => {
     const f = obj(raw, id, `files[${i}]`);
@@ -412,7 +501,7 @@ function parseAccept(frame: Uint8Array, id: string): AcceptBody {
     if (done !== undefined && typeof done !== 'boolean') throw fieldError(id, `files[${i}].done must be a boolean`);
     return done ? { index, have, hashes, done } : { index, have, hashes };
   });
-  return { files };
+  return { body: { files }, ...partOf(body, id) };
 }
 
 /**
@@ -438,9 +527,9 @@ export function parseTransferFrame(frame: Uint8Array): TransferFrame {
   };
   switch (type) {
     case FrameType.OFFER:
-      return { type, transferId, body: parseOffer(frame, transferId) };
+      return { type, transferId, ...parseOffer(frame, transferId) };
     case FrameType.ACCEPT:
-      return { type, transferId, body: parseAccept(frame, transferId) };
+      return { type, transferId, ...parseAccept(frame, transferId) };
     case FrameType.DECLINE: {
       const b = parseJsonBody(frame, MAX_SMALL_JSON, transferId);
       const reason = optStr(b['reason'], transferId, 'reason', MAX_TEXT_CHARS);

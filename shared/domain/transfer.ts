@@ -35,6 +35,8 @@ export type TransferErrorCode =
   | 'not-found'
   /** Nothing readable to send in the given paths. */
   | 'nothing-to-send'
+  /** The file list is too long for one transfer (split it, or archive it). */
+  | 'too-many-files'
   /** A source file changed (size/mtime/length) after it was offered. */
   | 'source-changed'
   /** The peer offered a path that would escape the save folder. */

@@ -25,6 +25,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   'io-error',
   'not-found',
   'nothing-to-send',
+  'too-many-files',
   'source-changed',
   'unsafe-path',
   'path-conflict',

@@ -12,11 +12,11 @@ import {
   COMMON_HEADER_SIZE,
   FrameType,
   WIRE_VERSION,
-  encodeAccept,
+  encodeAccept as encodeAcceptFrames,
   encodeAck,
   encodeData,
   encodeFileEnd,
-  encodeOffer,
+  encodeOffer as encodeOfferFrames,
   encodeResend,
   parseTransferFrame,
   type TransferFrame,
@@ -25,6 +25,9 @@ import { createChannelPair } from './test-channel-pair.js';
 import { TransferManager } from './transfer-manager.js';
 import { PEER_A, PEER_B, tempDir, treeOf, waitState } from './test-util.js';
 
+// Small lists fit in one frame.
+const encodeOffer = (...a: Parameters<typeof encodeOfferFrames>): Uint8Array => encodeOfferFrames(...a)[0]!;
+const encodeAccept = (...a: Parameters<typeof encodeAcceptFrames>): Uint8Array => encodeAcceptFrames(...a)[0]!;
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 const newId = (): string => randomBytes(16).toString('hex');
 
@@ -248,4 +251,49 @@ test('hostile receiver: bad ACCEPT / ACK / RESEND fail the outgoing transfer', a
   await waitState(v.m, s2.id, 'active');
   v.raw.write(encodeResend(s2.id, 0, 999));
   assert.match((await waitState(v.m, s2.id, 'failed')).error!.message, /resend of chunk 999/);
+});
+
+test('multi-part offers: reassembled in order; out-of-order parts refused', async (t) => {
+  const v = await victim(t);
+  const files = Array.from({ length: 300 }, (_, i) => ({ path: `many/f${i}.txt`, size: 0 }));
+  const id = newId();
+  const frames = encodeOfferFrames(id, offerOf(files), 4096);
+  assert.ok(frames.length > 2);
+  for (const f of frames) v.raw.write(f);
+  await v.expectFrame((f) => f.type === FrameType.ACCEPT && f.transferId === id);
+  for (let i = 0; i < 300; i++) v.raw.write(encodeFileEnd(id, i, sha(new Uint8Array(0))));
+  await waitState(v.m, id, 'completed');
+  assert.equal((await fsp.readdir(path.join(v.downloads, 'many'))).length, 300);
+
+  const id2 = newId();
+  const frames2 = encodeOfferFrames(id2, offerOf(files), 4096);
+  v.raw.write(frames2[1]!);
+  const err = await v.expectFrame((f) => f.type === FrameType.ERROR && f.transferId === id2);
+  assert.ok(err.type === FrameType.ERROR && /out of order/.test(err.body.message));
+  assert.equal(v.m.get(id2), undefined);
+});
+
+test('sender: multi-part ACCEPT is reassembled; a wrongly claimed chunk is sent anyway', async (t) => {
+  const v = await victim(t);
+  const src = path.join(v.root, 'src.bin');
+  const MiB = 1024 * 1024;
+  const content = randomBytes(MiB + 1000); // two chunks at the default 1 MiB
+  await fsp.writeFile(src, content);
+  const sent = await v.m.send(PEER_A, [src]);
+  await v.expectFrame((f) => f.type === FrameType.OFFER && f.transferId === sent.id);
+  const good = { index: 0, have: [1], hashes: [sha(content.subarray(MiB))] };
+  const wrong = { index: 0, have: [0], hashes: [Buffer.alloc(32)] };
+  const frames = encodeAcceptFrames(sent.id, { files: [wrong, good] }, 250);
+  assert.equal(frames.length, 2);
+  for (const f of frames) v.raw.write(f);
+  const data = await v.expectFrame((f) => f.type === FrameType.DATA && f.transferId === sent.id);
+  assert.ok(data.type === FrameType.DATA && data.chunkIndex === 0 && Buffer.from(data.payload).equals(content.subarray(0, MiB)));
+  const end = await v.expectFrame((f) => f.type === FrameType.FILE_END && f.transferId === sent.id);
+  assert.ok(end.type === FrameType.FILE_END && Buffer.from(end.sha256).equals(sha(content)));
+  assert.equal(v.got.filter((f) => f.type === FrameType.DATA).length, 1, 'chunk 1 (claimed correctly) not sent');
+  v.raw.write(encodeAck(sent.id, MiB));
+  v.raw.write(jsonFrame(FrameType.COMPLETE, sent.id, '{}'));
+  const done = await waitState(v.m, sent.id, 'completed');
+  assert.equal(done.bytesSkipped, 1000);
+  assert.equal(done.files[0]?.sha256, sha(content).toString('hex'));
 });

@@ -254,7 +254,7 @@ export class IncomingTransfer extends TransferBase {
         delete f.sha256;
         delete f.savedPath;
       });
-      this.send(encodeAccept(this.id, { files: have }), attempt);
+      for (const frame of encodeAccept(this.id, { files: have })) this.send(frame, attempt);
       this.setState('active');
       if (this.filesLeft === 0) this.checkComplete(attempt);
     } catch (err) {

@@ -25,7 +25,9 @@ import {
   encodeError,
   encodeFileEnd,
   encodeOffer,
+  PartCollector,
   writeDataHeader,
+  WireError,
   type AcceptBody,
   type ErrorBody,
 } from '../../wire/transfer-frames.js';
@@ -87,6 +89,7 @@ export class OutgoingTransfer extends TransferBase {
   private allSent = false;
   private resendQueue: { fi: number; ci: number }[] = [];
   private resendCounts = new Map<string, number>();
+  private acceptParts = new PartCollector<AcceptBody>();
 
   constructor(
     host: TransferHost,
@@ -144,12 +147,8 @@ export class OutgoingTransfer extends TransferBase {
     this.signal.fire();
     this.channel = channel;
     this.setState('waiting-accept');
-    this.send(
-      encodeOffer(this.id, {
-        files: this.sources.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize: this.chunkSize })),
-        emptyDirs: this.info.emptyDirs,
-      }),
-    );
+    this.acceptParts = new PartCollector<AcceptBody>();
+    for (const frame of encodeOfferFrames(this.id, this.sources, this.info.emptyDirs, this.chunkSize)) this.send(frame);
   }
 
   /** No channel to offer on yet. */
@@ -177,8 +176,16 @@ export class OutgoingTransfer extends TransferBase {
     this.setState('cancelled');
   }
 
-  handleAccept(body: AcceptBody): void {
+  handleAccept(part: AcceptBody, index: number, parts: number): void {
     if (this.state !== 'waiting-accept') return this.host.log(`ACCEPT for ${this.id} in state ${this.state}`);
+    let bodies: AcceptBody[] | null;
+    try {
+      bodies = this.acceptParts.add(this.id, index, parts, part);
+    } catch (err) {
+      return this.protocolFailure(err instanceof Error ? err.message : String(err));
+    }
+    if (!bodies) return; // more parts to come
+    const body: AcceptBody = { files: bodies.flatMap((b) => b.files) };
     const have = new Map<number, Map<number, Uint8Array>>();
     const done = new Set<number>();
     let claimed = 0;
@@ -415,3 +422,22 @@ export class OutgoingTransfer extends TransferBase {
 }
 
 export { DISCONNECTED };
+
+/**
+ * The OFFER frames for a manifest. Throws TransferFailure `too-many-files` when
+ * the list does not fit in MAX_PARTS frames.
+ */
+export function encodeOfferFrames(id: string, files: readonly ScannedFile[], emptyDirs: string[], chunkSize: number): Uint8Array[] {
+  try {
+    return encodeOffer(id, {
+      files: files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize })),
+      emptyDirs,
+    });
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    throw new TransferFailure(
+      'too-many-files',
+      `Too many files for one transfer (${files.length} files, ${emptyDirs.length} empty folders). Send them in several parts, or as an archive.`,
+    );
+  }
+}

@@ -33,6 +33,7 @@ import {
   encodeError,
   isTransferFrame,
   parseTransferFrame,
+  PartCollector,
   WireError,
   type OfferBody,
   type TransferFrame,
@@ -43,7 +44,7 @@ import type { PartialIo } from './partial-store.js';
 import { TransferStateFile, type PersistedTransfers } from './persist.js';
 import { IncomingTransfer } from './receiver.js';
 import { scanPaths } from './scan.js';
-import { OutgoingTransfer } from './sender.js';
+import { OutgoingTransfer, encodeOfferFrames } from './sender.js';
 import type { TransferBase, TransferHost } from './transfer-base.js';
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -51,6 +52,8 @@ export const DEFAULT_WINDOW = 32 * 1024 * 1024;
 /** Offers from one peer waiting for an answer; more are declined (a peer cannot flood the UI). */
 const MAX_PENDING_OFFERS_PER_PEER = 64;
 const PERSIST_THROTTLE_MS = 1000;
+/** Multi-frame OFFERs being assembled per peer. */
+const MAX_MULTIPART_OFFERS_PER_PEER = 4;
 
 export interface TransferManagerOptions {
   /** Where transfers.json lives. */
@@ -87,6 +90,8 @@ export class TransferManager {
   private readonly outgoing = new Map<string, OutgoingTransfer>();
   private readonly incoming = new Map<string, IncomingTransfer>();
   private readonly channels = new Map<string, Attached>();
+  /** Multi-frame OFFERs being received, by `${peerId}\n${id}`. */
+  private readonly offerParts = new Map<string, PartCollector<OfferBody>>();
   private readonly store: TransferStateFile;
   private readonly host: TransferHost;
   private readonly loaded: Promise<void>;
@@ -164,6 +169,7 @@ export class TransferManager {
     if (!a) return;
     this.channels.delete(peerId);
     a.unsubscribe();
+    for (const k of [...this.offerParts.keys()]) if (k.startsWith(`${peerId}\n`)) this.offerParts.delete(k);
     for (const t of this.outgoing.values()) t.detach(a.channel);
     for (const t of this.incoming.values()) void t.detach(a.channel);
   }
@@ -177,11 +183,13 @@ export class TransferManager {
     await this.loaded;
     if (this.closed) throw new Error('TransferManager is closed');
     const scan = await scanPaths(paths);
+    const id = randomBytes(16).toString('hex');
+    encodeOfferFrames(id, scan.files, scan.emptyDirs, this.opts.chunkSize); // throws too-many-files
     const t = new OutgoingTransfer(
       this.host,
       { chunkSize: this.opts.chunkSize, window: this.opts.window },
       {
-        id: randomBytes(16).toString('hex'),
+        id,
         peerId,
         startedAt: Date.now(),
         chunkSize: this.opts.chunkSize,
@@ -339,7 +347,7 @@ export class TransferManager {
   }
 
   private route(peerId: string, channel: FramedChannel, f: TransferFrame): void {
-    if (f.type === FrameType.OFFER) return this.onOffer(peerId, channel, f.transferId, f.body);
+    if (f.type === FrameType.OFFER) return this.onOfferPart(peerId, channel, f.transferId, f.body, f.part, f.parts);
     const inc = this.incoming.get(f.transferId);
     const out = this.outgoing.get(f.transferId);
     const rx = inc && inc.peerId === peerId && inc.usesChannel(channel) ? inc : undefined;
@@ -350,7 +358,7 @@ export class TransferManager {
       case FrameType.FILE_END:
         return rx?.handleFileEnd(f.fileIndex, f.sha256);
       case FrameType.ACCEPT:
-        return tx?.handleAccept(f.body);
+        return tx?.handleAccept(f.body, f.part, f.parts);
       case FrameType.DECLINE:
         return tx?.handleDecline();
       case FrameType.ACK:
@@ -364,6 +372,34 @@ export class TransferManager {
       case FrameType.ERROR:
         return f.body.role === 'sender' ? rx?.handleRemoteError(f.body) : tx?.handleRemoteError(f.body);
     }
+  }
+
+  /** Collect the parts of a multi-frame OFFER (a single-frame one passes straight through). */
+  private onOfferPart(peerId: string, channel: FramedChannel, id: string, body: OfferBody, part: number, parts: number): void {
+    if (parts === 1) return this.onOffer(peerId, channel, id, body);
+    const key = `${peerId}\n${id}`;
+    let c = this.offerParts.get(key);
+    if (!c) {
+      let mine = 0;
+      for (const k of this.offerParts.keys()) if (k.startsWith(`${peerId}\n`)) mine++;
+      if (mine >= MAX_MULTIPART_OFFERS_PER_PEER) {
+        channel.write(encodeError(id, { role: 'receiver', code: 'protocol-error', message: 'too many offers at once' }));
+        return;
+      }
+      c = new PartCollector<OfferBody>();
+      this.offerParts.set(key, c);
+    }
+    let all: OfferBody[] | null;
+    try {
+      all = c.add(id, part, parts, body);
+    } catch (err) {
+      this.offerParts.delete(key);
+      channel.write(encodeError(id, { role: 'receiver', code: 'protocol-error', message: String(err instanceof Error ? err.message : err) }));
+      return;
+    }
+    if (!all) return;
+    this.offerParts.delete(key);
+    this.onOffer(peerId, channel, id, { files: all.flatMap((b) => b.files), emptyDirs: all.flatMap((b) => b.emptyDirs) });
   }
 
   private onOffer(peerId: string, channel: FramedChannel, id: string, body: OfferBody): void {
