@@ -90,6 +90,8 @@ export class OutgoingTransfer extends TransferBase {
   private resendQueue: { fi: number; ci: number }[] = [];
   private resendCounts = new Map<string, number>();
   private acceptParts = new PartCollector<AcceptBody>();
+  /** Pending `drained()` of the channel after a write returned false. */
+  private draining: Promise<void> | null = null;
 
   constructor(
     host: TransferHost,
@@ -148,6 +150,7 @@ export class OutgoingTransfer extends TransferBase {
     this.channel = channel;
     this.setState('waiting-accept');
     this.acceptParts = new PartCollector<AcceptBody>();
+    this.draining = null;
     for (const frame of encodeOfferFrames(this.id, this.sources, this.info.emptyDirs, this.chunkSize)) this.send(frame);
   }
 
@@ -390,16 +393,25 @@ export class OutgoingTransfer extends TransferBase {
     this.send(encodeFileEnd(this.id, fi, digest), attempt);
   }
 
+  /**
+   * Write one DATA frame once the window and the channel allow. After a `false`
+   * from write() we do not wait right away: the next chunk is read and hashed
+   * while the channel drains, and the drain is awaited before the next write.
+   */
   private async sendData(frame: Uint8Array, len: number, attempt: number): Promise<void> {
     while (this.sent - this.acked >= this.window) {
       await this.signal.wait();
       if (!this.live(attempt)) return;
     }
+    if (this.draining) {
+      await this.draining;
+      this.draining = null;
+    }
     const ch = this.channel;
     if (!ch || !this.live(attempt)) return;
     const ok = this.send(frame, attempt);
     this.sent += len;
-    if (!ok) await ch.drained();
+    if (!ok) this.draining = ch.drained();
   }
 
   private async serviceResends(attempt: number): Promise<void> {
