@@ -26,6 +26,8 @@ import { generateSecretWords, formatInviteCode, parseInviteCode, codePassword } 
 import { verificationString } from './pairing/verification.js';
 import { isLoopbackIp, localIPv4Addresses } from './net/addresses.js';
 import { Emitter } from './util/emitter.js';
+import { TransferManager } from './transfer/transfer-manager.js';
+import type { IncomingOfferPayload, TransferInfo } from '../../shared/domain/transfer.js';
 import { EngineError, errorMessage, toErrorData } from './errors.js';
 
 export const DEFAULT_RENDEZVOUS_PORT = 47470;
@@ -49,6 +51,10 @@ export interface NodeOptions {
   /** LAN discovery by multicast. @default true */
   discovery?: boolean | { interfaceAddress?: string; port?: number; intervalMs?: number };
   knobs?: Partial<Knobs>;
+  /** Accept an incoming offer without asking (the CLI's `receive`). */
+  autoAccept?: (offer: IncomingOfferPayload) => boolean;
+  /** Bytes per transfer chunk. @default 1 MiB */
+  chunkSize?: number;
   log?: (line: string) => void;
 }
 
@@ -70,6 +76,7 @@ interface PendingInvite { nameplate: number; password: string; expiresAt: number
 export class PosternNode extends Emitter<NodeEvents> {
   identity!: Identity;
   contacts!: ContactBook;
+  transfers!: TransferManager;
   readonly knobs: Knobs;
   name: string;
   private listener: TcpListener | undefined;
@@ -109,6 +116,12 @@ export class PosternNode extends Emitter<NodeEvents> {
   async start(): Promise<void> {
     this.identity = await loadOrCreateIdentity(this.opts.dataDir);
     this.contacts = await ContactBook.open(this.opts.dataDir);
+    this.transfers = new TransferManager({
+      dataDir: this.opts.dataDir, downloadDir: this.downloadDir, log: this.log,
+      ...(this.opts.chunkSize ? { chunkSize: this.opts.chunkSize } : {}),
+      ...(this.opts.autoAccept ? { autoAccept: this.opts.autoAccept } : {}),
+    });
+    await this.transfers.ready();
     this.listener = new TcpListener(this.identity, (incoming) => this.onIncoming(incoming), this.log);
     await this.listener.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0');
     const url = await this.resolveRendezvousUrl();
@@ -179,6 +192,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     if (online) this.online.add(peer.peerId);
     else this.online.delete(peer.peerId);
     this.emit('peers', undefined);
+    if (online && this.hasPendingOutgoing(peer.peerId)) this.connect(peer.peerId).catch((err) => this.log(`reconnect to ${peer.peerId.slice(0, 8)} failed: ${errorMessage(err)}`));
   }
 
   private onSignal(from: PeerInfo, body: Record<string, unknown>): void {
@@ -267,40 +281,42 @@ export class PosternNode extends Emitter<NodeEvents> {
 
   /** Every authenticated link ends here: pairing if asked, then a session. */
   private async onLink(link: Link): Promise<Session | undefined> {
+    let paired: { event: PairedEvent; invite?: PendingInvite } | undefined;
     try {
       if (link.hello.purpose === 'pair') {
         // Links for pairing reach here only on the side that showed the code;
         // the side that typed it runs the PAKE in pairWithCode.
-        await this.finishPairing(link);
+        paired = await this.pairAsOwner(link);
       } else if (link.hello.purpose === 'nearby' && !this.contacts.has(link.peerId)) {
         await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'nearby' });
-        this.emit('paired', { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'nearby' });
+        paired = { event: { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'nearby' } };
       }
     } catch (err) {
       link.channel.close();
       throw err;
     }
-    return this.adoptSession(link);
+    const session = this.adoptSession(link);
+    if (paired) {
+      this.emit('paired', paired.event);
+      paired.invite?.resolve(paired.event);
+    }
+    return session;
   }
 
-  private async finishPairing(link: Link): Promise<void> {
-    {
-      const invite = this.invite;
-      if (!invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
-      this.invite = undefined; // single use: one attempt per code, right or wrong
-      this.rendezvous?.closeInvite(invite.nameplate);
-      try {
-        await pairAsCodeOwner(link, this.peerId, invite.password);
-      } catch (err) {
-        invite.reject(err as Error);
-        throw err;
-      }
-      await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
-      this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
-      const ev: PairedEvent = { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'code' };
-      this.emit('paired', ev);
-      invite.resolve(ev);
+  private async pairAsOwner(link: Link): Promise<{ event: PairedEvent; invite: PendingInvite }> {
+    const invite = this.invite;
+    if (!invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
+    this.invite = undefined; // single use: one attempt per code, right or wrong
+    this.rendezvous?.closeInvite(invite.nameplate);
+    try {
+      await pairAsCodeOwner(link, this.peerId, invite.password);
+    } catch (err) {
+      invite.reject(err as Error);
+      throw err;
     }
+    await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
+    this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
+    return { event: { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'code' }, invite };
   }
 
   private adoptSession(link: Link): Session {
@@ -323,11 +339,50 @@ export class PosternNode extends Emitter<NodeEvents> {
       this.sessions.delete(link.peerId);
       this.setConnection(link.peerId, { state: 'idle', tier: null, rttMs: null });
       this.emit('session', { peerId: link.peerId, up: false });
+      this.emit('peers', undefined);
+      this.scheduleReconnect(link.peerId);
     });
+
     void this.contacts.update(link.peerId, { lastSeenAt: Date.now(), lastTier: link.tier, ...(link.remoteName ? { name: link.remoteName } : {}) });
     this.emit('session', { peerId: link.peerId, up: true, link });
+    // After the event, so listeners can prepare (e.g. the CLI's auto-accept) before offers flow.
+    this.transfers.attachChannel(link.peerId, session.transferChannel);
     this.emit('peers', undefined);
     return session;
+  }
+
+  private hasPendingOutgoing(peerId: string): boolean {
+    return this.transfers.list().some((t) => t.peerId === peerId && t.direction === 'send' && (t.state === 'paused' || t.state === 'waiting-accept' || t.state === 'active'));
+  }
+
+  private reconnectTimers = new Map<string, NodeJS.Timeout>();
+
+  /** While we have something to send to a peer, keep trying to reach it (2 s, 4 s, … 30 s). */
+  private scheduleReconnect(peerId: string, delayMs = 2000): void {
+    if (this.stopped || this.reconnectTimers.has(peerId) || !this.hasPendingOutgoing(peerId)) return;
+    const timer = setTimeout(() => {
+      this.reconnectTimers.delete(peerId);
+      if (this.stopped || this.session(peerId) || !this.hasPendingOutgoing(peerId)) return;
+      this.connect(peerId).catch(() => this.scheduleReconnect(peerId, Math.min(delayMs * 2, 30_000)));
+    }, delayMs);
+    timer.unref();
+    this.reconnectTimers.set(peerId, timer);
+  }
+
+  // ---- transfers -----------------------------------------------------------
+
+  /** Offer files and folders to a peer; connects first. Resolves with the transfer as offered. */
+  async sendFiles(peerId: string, paths: string[]): Promise<TransferInfo> {
+    try {
+      await this.connect(peerId);
+    } catch (err) {
+      // Queued: it is offered as soon as the peer can be reached.
+      const t = await this.transfers.send(peerId, paths);
+      this.scheduleReconnect(peerId);
+      this.log(`queued transfer for ${peerId.slice(0, 8)}: ${errorMessage(err)}`);
+      return t;
+    }
+    return this.transfers.send(peerId, paths);
   }
 
   // ---- connection state ----------------------------------------------------
@@ -476,6 +531,8 @@ export class PosternNode extends Emitter<NodeEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelInvite();
+    for (const t of this.reconnectTimers.values()) clearTimeout(t);
+    await this.transfers?.close();
     for (const s of this.sessions.values()) s.close('shutting down');
     this.discovery?.stop();
     this.rendezvous?.close();
