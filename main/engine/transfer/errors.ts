@@ -74,11 +74,14 @@ export function describeFsError(err: unknown, where: string, op: 'read' | 'write
         : new TransferFailure('io-error', `The folder "${p}" disappeared while saving. Check the save folder and send again.`);
     case 'ENOTDIR':
     case 'EEXIST':
-    case 'EISDIR':
+    case 'EISDIR': {
+      // Name the path that is in the way (without our partial-file suffix), not just the folder.
+      const at = (err as NodeJS.ErrnoException).path?.replace(/\.[0-9a-f]{12}\.postern-part(\.json)?$/, '');
       return new TransferFailure(
         'path-conflict',
-        `Cannot create "${p}": something with that name is in the way. Rename or move it and send again.`,
+        `Cannot create "${printable(at ?? where, 200)}": something with that name is in the way. Rename or move it and send again.`,
       );
+    }
     case 'EMFILE':
     case 'ENFILE':
       return new TransferFailure('io-error', `Too many open files while accessing "${p}". Close some applications and try again.`);
@@ -86,6 +89,27 @@ export function describeFsError(err: unknown, where: string, op: 'read' | 'write
       const detail = err instanceof Error ? err.message : String(err);
       return new TransferFailure('io-error', `Could not ${op} "${p}": ${printable(detail, 300)}`);
     }
+  }
+}
+
+/**
+ * The text sent to the peer in an ERROR frame: local details (absolute paths of
+ * this machine) stay here; the peer gets a generic, actionable sentence.
+ */
+export function messageForPeer(err: TransferFailure, role: 'sender' | 'receiver'): string {
+  switch (err.code) {
+    case 'disk-full':
+      return 'The receiving computer ran out of disk space. Once space is freed, resume the transfer: what was received is kept.';
+    case 'no-permission':
+      return role === 'receiver'
+        ? 'The receiving computer cannot write into its save folder. Once that is fixed, resume the transfer: what was received is kept.'
+        : 'The sending computer cannot read one of the files.';
+    case 'path-conflict':
+      return 'On the receiving computer, an existing file is in the way of a folder of this transfer.';
+    case 'io-error':
+      return `A disk error on the ${role === 'receiver' ? 'receiving' : 'sending'} computer stopped the transfer.`;
+    default:
+      return err.message;
   }
 }
 

@@ -51,7 +51,8 @@ test('no permission to write the save folder → failed with a clear message on 
   assert.match(b.error!.message, /No permission to write into/);
   assert.match(b.error!.message, /Choose another folder/);
   assert.equal(a.error?.code, 'no-permission');
-  assert.match(a.error!.message, /other computer reported/);
+  assert.match(a.error!.message, /other computer reported: The receiving computer cannot write/);
+  assert.ok(!a.error!.message.includes(duo.downloads), 'no local paths of the receiver leak to the sender');
 });
 
 test('disk full mid-way → failed (disk-full), partial kept; after freeing space, resume sends only the rest', async (t) => {

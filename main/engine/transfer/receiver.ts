@@ -31,7 +31,7 @@ import {
   type ErrorBody,
   type OfferBody,
 } from '../../wire/transfer-frames.js';
-import { TransferFailure, describeFsError, fromPeerError, protocolError } from './errors.js';
+import { TransferFailure, describeFsError, fromPeerError, messageForPeer, protocolError } from './errors.js';
 import { IncomingFile, prepareFiles, type DoneFile } from './incoming-file.js';
 import { defaultIo, resolveInside, type PartialIo } from './partial-store.js';
 
@@ -367,7 +367,7 @@ export class IncomingTransfer extends TransferBase {
 
   private fail(err: TransferFailure, discardIndex?: number): void {
     if (this.isFinal) return;
-    this.send(encodeError(this.id, { role: 'receiver', code: err.code, message: err.message }));
+    this.send(encodeError(this.id, { role: 'receiver', code: err.code, message: messageForPeer(err, 'receiver') }));
     void this.stop('fail', discardIndex);
     this.setState('failed', err);
   }

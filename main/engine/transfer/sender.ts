@@ -31,7 +31,7 @@ import {
   type AcceptBody,
   type ErrorBody,
 } from '../../wire/transfer-frames.js';
-import { TransferFailure, describeFsError, fromPeerError, protocolError } from './errors.js';
+import { TransferFailure, describeFsError, fromPeerError, messageForPeer, protocolError } from './errors.js';
 import type { ScannedFile } from './scan.js';
 import { TransferBase, type TransferHost } from './transfer-base.js';
 
@@ -284,7 +284,7 @@ export class OutgoingTransfer extends TransferBase {
 
   private fail(err: TransferFailure): void {
     if (this.isFinal) return;
-    this.send(encodeError(this.id, { role: 'sender', code: err.code, message: err.message }));
+    this.send(encodeError(this.id, { role: 'sender', code: err.code, message: messageForPeer(err, 'sender') }));
     this.stop();
     this.setState('failed', err);
   }

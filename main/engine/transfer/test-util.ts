@@ -7,7 +7,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TransferInfo, TransferState } from '../../../shared/domain/transfer.js';
-import { FrameType } from '../../wire/transfer-frames.js';
+import { DATA_HEADER_SIZE, FrameType } from '../../wire/transfer-frames.js';
 import { createChannelPair, type ChannelPair, type ChannelPairOptions } from './test-channel-pair.js';
 import { TransferManager, type TransferManagerOptions } from './transfer-manager.js';
 
@@ -60,7 +60,7 @@ export async function makeDuo(o: DuoOptions = {}): Promise<Duo> {
       ...o.pair,
       ...opts,
       tap: (frame, from) => {
-        if (from === 'a' && frame[0] === FrameType.DATA) data += frame.length - 58;
+        if (from === 'a' && frame[0] === FrameType.DATA) data += frame.length - DATA_HEADER_SIZE;
         return userTap ? userTap(frame, from) : frame;
       },
     });

@@ -151,24 +151,23 @@ test('several transfers at once, both directions on one channel', async (t) => {
     await writeRandomFile(f, 5 * 1024 * 1024 + i * 1000, 100 + i);
     files.push(f);
   }
-  const a2 = duo.a;
   const sends = await Promise.all([
-    a2.send(PEER_B, [files[0]!]),
-    a2.send(PEER_B, [files[1]!]),
+    duo.a.send(PEER_B, [files[0]!]),
+    duo.a.send(PEER_B, [files[1]!]),
     duo.b.send(PEER_A, [files[2]!]),
     duo.b.send(PEER_A, [files[3]!]),
   ]);
   await Promise.all([
     waitState(duo.b, sends[0]!.id, 'completed'),
     waitState(duo.b, sends[1]!.id, 'completed'),
-    waitState(a2, sends[2]!.id, 'completed'),
-    waitState(a2, sends[3]!.id, 'completed'),
+    waitState(duo.a, sends[2]!.id, 'completed'),
+    waitState(duo.a, sends[3]!.id, 'completed'),
   ]);
   assert.equal(await sha256File(path.join(duo.downloads, 'f0.bin')), await sha256File(files[0]!));
   assert.equal(await sha256File(path.join(duo.downloads, 'f1.bin')), await sha256File(files[1]!));
   assert.equal(await sha256File(path.join(dlA, 'f2.bin')), await sha256File(files[2]!));
   assert.equal(await sha256File(path.join(dlA, 'f3.bin')), await sha256File(files[3]!));
-  assert.equal(a2.list().length, 4);
+  assert.equal(duo.a.list().length, 4);
 });
 
 test('send to an offline peer: paused, offered when it connects', async (t) => {
@@ -188,4 +187,17 @@ test('send with a missing path rejects with not-found', async (t) => {
   const duo = await makeDuo();
   t.after(() => duo.close());
   await assert.rejects(duo.a.send(PEER_B, [path.join(duo.srcDir, 'nope')]), /does not exist/);
+});
+
+test('a received folder whose name is taken by a file fails with path-conflict', async (t) => {
+  const duo = await makeDuo();
+  t.after(() => duo.close());
+  await fsp.mkdir(path.join(duo.srcDir, 'Docs'));
+  await fsp.writeFile(path.join(duo.srcDir, 'Docs', 'a.txt'), 'a');
+  await fsp.mkdir(duo.downloads, { recursive: true });
+  await fsp.writeFile(path.join(duo.downloads, 'Docs'), 'I am a file');
+  const sent = await duo.a.send(PEER_B, [path.join(duo.srcDir, 'Docs')]);
+  const b = await waitState(duo.b, sent.id, 'failed');
+  assert.equal(b.error?.code, 'path-conflict');
+  assert.match(b.error!.message, /Docs.*in the way/);
 });
