@@ -201,3 +201,27 @@ test('a received folder whose name is taken by a file fails with path-conflict',
   assert.equal(b.error?.code, 'path-conflict');
   assert.match(b.error!.message, /Docs.*in the way/);
 });
+
+test('transfers to two peers over two channels at once', async (t) => {
+  const duo = await makeDuo();
+  t.after(() => duo.close());
+  const { TransferManager } = await import('./transfer-manager.js');
+  const { createChannelPair } = await import('./test-channel-pair.js');
+  const peerC = 'c'.repeat(64);
+  const dlC = path.join(duo.root, 'dl-c');
+  const c = new TransferManager({ dataDir: path.join(duo.root, 'data-c'), downloadDir: dlC, autoAccept: () => true });
+  t.after(() => c.close());
+  const pair = createChannelPair();
+  duo.a.attachChannel(peerC, pair.a);
+  c.attachChannel(PEER_A, pair.b);
+  const file = path.join(duo.srcDir, 'shared.bin');
+  await writeRandomFile(file, 12 * 1024 * 1024, 77);
+  const [toB, toC] = await Promise.all([duo.a.send(PEER_B, [file]), duo.a.send(peerC, [file])]);
+  await Promise.all([waitState(duo.b, toB.id, 'completed'), waitState(c, toC.id, 'completed')]);
+  const h = await sha256File(file);
+  assert.equal(await sha256File(path.join(duo.downloads, 'shared.bin')), h);
+  assert.equal(await sha256File(path.join(dlC, 'shared.bin')), h);
+  // Dropping C's channel does not disturb B.
+  pair.sever();
+  assert.equal(duo.a.get(toB.id)?.state, 'completed');
+});
