@@ -37,9 +37,10 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
       (err, stdout, stderr) => {
         let code = 0;
         if (err) {
-          const c = (err as NodeJS.ErrnoException & { code?: unknown }).code;
-          code = typeof c === 'number' ? c : -1;
-          if (!stderr && typeof c === 'string') stderr = `${c}: ${err.message}`;
+          const e = err as NodeJS.ErrnoException & { code?: unknown; killed?: boolean };
+          code = typeof e.code === 'number' ? e.code : -1;
+          if (!stderr && typeof e.code === 'string') stderr = `${e.code}: ${err.message}`;
+          if (e.killed) stderr = `${String(stderr)}\n(killed after ${opts.timeoutMs ?? 30_000} ms)`.trim();
         }
         resolve({ stdout: String(stdout), stderr: String(stderr), code });
       },

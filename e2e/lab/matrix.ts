@@ -61,6 +61,8 @@ export interface MatrixReport {
   timeoutMs: number;
   link: LinkShape;
   rendezvous?: string;
+  /** Each time the rendezvous had died and was restarted before a cell: why. */
+  rendezvousRestarts?: string[];
   cells: MatrixCell[];
 }
 
@@ -95,6 +97,9 @@ export function toMarkdown(r: MatrixReport): string {
     const row = r.behaviours.map((d) => cellText(r.cells.find((c) => c.sender === s && c.receiver === d)));
     lines.push(`| ${s} | ${row.join(' | ')} |`);
   }
+  if (r.rendezvousRestarts?.length) {
+    lines.push('', '## Rendezvous restarts', '', ...r.rendezvousRestarts.map((w) => `- ${esc(w)}`));
+  }
   const failures = r.cells.filter((c) => c.tier === 'failed');
   if (failures.length > 0) {
     lines.push('', '## Failure reasons', '');
@@ -128,19 +133,30 @@ export async function runMatrix(o: MatrixOptions): Promise<{ report: MatrixRepor
   const lab = await Lab.up({ sites, reflector: false, ...link, log });
   let rv: Rendezvous | undefined;
   let rvError: string | undefined;
-  try {
+  const startRv = async (): Promise<void> => {
     try {
       rv = await startRendezvous(lab, { ...(o.cli ? { cli: o.cli } : {}), port: o.rendezvousPort ?? 443 });
       report.rendezvous = rv.url;
     } catch (err) {
+      rv = undefined;
       rvError = `rendezvous did not start: ${err instanceof Error ? err.message : String(err)}`;
       log(rvError);
     }
+  };
+  try {
+    await startRv();
     const routers = sites.flatMap((s) => [s.name, ...(s.cgnat ? [`cgn:${s.name}`] : [])]);
     for (let i = 0; i < behaviours.length; i++) {
       for (let j = 0; j < behaviours.length; j++) {
         const sender = behaviours[i] ?? '';
         const receiver = behaviours[j] ?? '';
+        if (rv && rv.child.exitCode !== null) {
+          // A rendezvous that died must not fail every later cell: note it and start a fresh one.
+          const why = `rendezvous exited (${rv.child.exitCode}) before ${sender} -> ${receiver}: ${rv.output().trim().split('\n').slice(-3).join(' / ')}`;
+          log(why);
+          report.rendezvousRestarts = [...(report.rendezvousRestarts ?? []), why];
+          await startRv();
+        }
         if (!rv) {
           report.cells.push({ sender, receiver, tier: 'failed', reason: rvError ?? 'no rendezvous' });
           continue;

@@ -206,6 +206,8 @@ export async function transfer(lab: Lab, o: TransferOptions): Promise<TransferRe
 export interface Rendezvous {
   url: string;
   child: ChildProcess;
+  /** The last few KiB of its stdout and stderr (why it died, when it did). */
+  output(): string;
   stop(): void;
 }
 
@@ -223,13 +225,14 @@ export async function startRendezvous(lab: Lab, o: RendezvousOptions = {}): Prom
   const [cmd = process.execPath, ...cliArgs] = o.cli ?? [process.execPath, POSTERN_BIN];
   const child = lab.spawn('server', cmd, [...cliArgs, 'rendezvous', '--listen', `${address}:${port}`]);
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.stdout?.resume();
+  const keep = (d: Buffer): void => { stderr = (stderr + d.toString()).slice(-8192); };
+  child.stderr?.on('data', keep);
+  child.stdout?.on('data', keep);
   // No readiness line in the contract: wait until the port listens (or the process dies).
   await until(async () => {
     if (child.exitCode !== null) throw new Error(`rendezvous exited ${child.exitCode}: ${stderr.trim().slice(-500)}`);
     const r = await lab.exec('server', 'ss', ['-Hltn', `sport = :${port}`]);
     return r.stdout.includes(`:${port}`);
   }, 15_000, `the rendezvous to listen on ${address}:${port}`);
-  return { url: `ws://${address}:${port}`, child, stop: () => { child.kill('SIGTERM'); } };
+  return { url: `ws://${address}:${port}`, child, output: () => stderr, stop: () => { child.kill('SIGTERM'); } };
 }
