@@ -97,7 +97,11 @@ test('a corrupted chunk in the partial file is detected and sent again', async (
 
 test('app restart: pending outgoing transfer is persisted and resumes; receiver resumes without asking', async (t) => {
   const root = await tempDir();
-  t.after(() => fsp.rm(root, { recursive: true, force: true }));
+  const cleanup: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const c of cleanup) await c();
+    await fsp.rm(root, { recursive: true, force: true });
+  });
   const size = 24 * MiB;
   const src = path.join(root, 'src', 'backup.tar');
   await writeRandomFile(src, size, 5);
@@ -132,10 +136,10 @@ test('app restart: pending outgoing transfer is persisted and resumes; receiver 
 
   const a2 = new TransferManager(optsA);
   const b2 = new TransferManager({ ...optsB, autoAccept: () => false });
-  t.after(async () => {
-    await a2.close();
-    await b2.close();
-  });
+  cleanup.push(
+    () => a2.close(),
+    () => b2.close(),
+  );
   await Promise.all([a2.ready(), b2.ready()]);
   assert.equal(a2.get(sent.id)?.state, 'paused');
   assert.equal(b2.get(sent.id)?.state, 'paused');

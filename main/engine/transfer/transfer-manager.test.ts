@@ -204,13 +204,17 @@ test('a received folder whose name is taken by a file fails with path-conflict',
 
 test('transfers to two peers over two channels at once', async (t) => {
   const duo = await makeDuo();
-  t.after(() => duo.close());
+  let closeC = async (): Promise<void> => undefined;
+  t.after(async () => {
+    await closeC();
+    await duo.close();
+  });
   const { TransferManager } = await import('./transfer-manager.js');
   const { createChannelPair } = await import('./test-channel-pair.js');
   const peerC = 'c'.repeat(64);
   const dlC = path.join(duo.root, 'dl-c');
   const c = new TransferManager({ dataDir: path.join(duo.root, 'data-c'), downloadDir: dlC, autoAccept: () => true });
-  t.after(() => c.close());
+  closeC = () => c.close();
   const pair = createChannelPair();
   duo.a.attachChannel(peerC, pair.a);
   c.attachChannel(PEER_A, pair.b);
