@@ -43,7 +43,7 @@ export interface TransferResult {
   connectMs?: number;
   ms?: number;
   bytes?: number;
-  /** Payload bytes per second over the data phase (ms - connectMs when the CLI reports both). */
+  /** Payload bytes per second: bytes / ms, where the CLI's `ms` is the transfer after connecting (main/cli). */
   bytesPerSec?: number;
   /** Why it failed: the error event's code and message, `timeout`, or what else went wrong. */
   reason?: string;
@@ -183,14 +183,13 @@ export async function transfer(lab: Lab, o: TransferOptions): Promise<TransferRe
     const connectMs = num(done.connectMs);
     const ms = num(done.ms);
     const bytes = num(done.bytes);
-    const dataMs = ms !== undefined && connectMs !== undefined && ms > connectMs ? ms - connectMs : ms;
     return {
       ok: sha256Match !== false,
       tier: typeof done.tier === 'string' ? done.tier : 'failed',
       ...(connectMs !== undefined ? { connectMs } : {}),
       ...(ms !== undefined ? { ms } : {}),
       ...(bytes !== undefined ? { bytes } : {}),
-      ...(bytes !== undefined && dataMs ? { bytesPerSec: Math.round((bytes * 1000) / dataMs) } : {}),
+      ...(bytes !== undefined && ms ? { bytesPerSec: Math.round((bytes * 1000) / ms) } : {}),
       ...(sha256Match === false ? { reason: 'received file does not match the sent file (sha256)' } : {}),
       ...(sha256Match !== undefined ? { sha256Match } : {}),
       send,
