@@ -131,10 +131,12 @@ async function filtering(target: string, alts: string[], windowMs: number): Prom
       }
     });
     // Ask a few times (loss); the alternative endpoints never send before this, so nothing they send is solicited.
+    // Then wait out the rest of the window for answers that are slow rather than dropped (a busy machine).
     for (let i = 0; i < 3; i++) {
       for (const a of alts) send(s, target, { op: 'reply-from', id: nextId(), from: a });
-      await sleep(windowMs / 3);
+      await sleep(250);
     }
+    await sleep(Math.max(0, windowMs - 750));
   }
   s.close();
   return { mapped: mapped ?? null, arrived };
@@ -263,7 +265,7 @@ async function probe(mode: string, f: Flags): Promise<Json> {
   const list = (k: string): string[] => get(k).split(',').filter(Boolean);
   switch (mode) {
     case 'mapping': return mapping(list('targets'));
-    case 'filtering': return filtering(get('target'), list('alts'), num('window', 1200));
+    case 'filtering': return filtering(get('target'), list('alts'), num('window', 1800));
     case 'ttl': return ttlProbe(get('target'), num('ttl', 64));
     case 'tcp': return tcpProbe(get('target'), num('timeout', 3000));
     case 'rtt': return rtt(get('target'), num('count', 10), num('interval', 20));
