@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConnectedTier, ConnectionInfo, TierAttempt } from '../../shared/domain/connection.js';
 import type { Endpoint, PeerInfo, Candidate } from '../wire/signaling.js';
 import { loadOrCreateIdentity, type Identity } from './identity/identity.js';
-import { ContactBook, type Contact } from './contacts.js';
+import { ContactBook } from './contacts.js';
 import { TcpListener, type Incoming } from './listener.js';
 import { RendezvousClient } from './signaling/rendezvous-client.js';
 import { startRendezvous, type RendezvousServer } from '../rendezvous/server.js';
@@ -27,6 +27,7 @@ import { verificationString } from './pairing/verification.js';
 import { isLoopbackIp, localIPv4Addresses } from './net/addresses.js';
 import { Emitter } from './util/emitter.js';
 import { TransferManager } from './transfer/transfer-manager.js';
+import { scanPaths } from './transfer/scan.js';
 import type { IncomingOfferPayload, TransferInfo } from '../../shared/domain/transfer.js';
 import { EngineError, errorMessage, toErrorData } from './errors.js';
 
@@ -371,18 +372,40 @@ export class PosternNode extends Emitter<NodeEvents> {
 
   // ---- transfers -----------------------------------------------------------
 
-  /** Offer files and folders to a peer; connects first. Resolves with the transfer as offered. */
+  /**
+   * Offer files and folders to a peer; connects first. If an unfinished transfer
+   * of the very same files to this peer exists (say, before a crash or restart),
+   * it is resumed instead of starting over. Resolves with the transfer as offered.
+   */
   async sendFiles(peerId: string, paths: string[]): Promise<TransferInfo> {
+    const existing = await this.unfinishedSendOf(peerId, paths);
+    let connectError: unknown;
     try {
       await this.connect(peerId);
     } catch (err) {
-      // Queued: it is offered as soon as the peer can be reached.
-      const t = await this.transfers.send(peerId, paths);
-      this.scheduleReconnect(peerId);
-      this.log(`queued transfer for ${peerId.slice(0, 8)}: ${errorMessage(err)}`);
-      return t;
+      connectError = err;
     }
-    return this.transfers.send(peerId, paths);
+    const t = existing ? this.transfers.resume(existing.id) : await this.transfers.send(peerId, paths);
+    if (connectError) {
+      // Queued: it is offered as soon as the peer can be reached.
+      this.scheduleReconnect(peerId);
+      this.log(`queued transfer for ${peerId.slice(0, 8)}: ${errorMessage(connectError)}`);
+    }
+    return t;
+  }
+
+  private async unfinishedSendOf(peerId: string, paths: string[]): Promise<TransferInfo | undefined> {
+    const candidates = this.transfers.list().filter((t) => t.direction === 'send' && t.peerId === peerId && ['paused', 'waiting-accept', 'failed', 'active'].includes(t.state));
+    if (!candidates.length) return undefined;
+    let scan;
+    try {
+      scan = await scanPaths(paths);
+    } catch {
+      return undefined;
+    }
+    const key = (files: { path: string; bytes: number }[]) => files.map((f) => `${f.path}\0${f.bytes}`).sort().join('\n');
+    const wanted = key(scan.files.map((f) => ({ path: f.path, bytes: f.size })));
+    return candidates.reverse().find((t) => key(t.files) === wanted);
   }
 
   // ---- connection state ----------------------------------------------------
@@ -422,6 +445,17 @@ export class PosternNode extends Emitter<NodeEvents> {
     return fromRendezvous;
   }
 
+  /** Right after start the rendezvous may not have told us yet who is online. */
+  private async waitForPresence(peerId: string, timeoutMs: number): Promise<PeerInfo | undefined> {
+    if (!this.contacts.has(peerId) || !this.rendezvous?.registered) return undefined;
+    try {
+      await this.rendezvous.waitFor('presence', (p) => p.peer.peerId === peerId && p.online, timeoutMs);
+    } catch {
+      return undefined;
+    }
+    return this.targetInfo(peerId);
+  }
+
   // ---- outgoing: ladder ----------------------------------------------------
 
   private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): Promise<Link> {
@@ -448,7 +482,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     const inflight = this.connecting.get(peerId);
     if (inflight) return inflight;
     const attempt = (async () => {
-      const target = this.targetInfo(peerId);
+      const target = this.targetInfo(peerId) ?? await this.waitForPresence(peerId, 3000);
       if (!target) throw new EngineError('PEER_OFFLINE', 'That device is offline: it is not connected to the rendezvous server and not on this network. Open Postern on it and try again.');
       const purpose = this.contacts.has(peerId) ? 'session' : 'nearby';
       const link = await this.climb(target, purpose);

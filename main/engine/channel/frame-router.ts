@@ -86,8 +86,9 @@ export class FrameRouter {
 
   /** A view of the channel that sees only transfer frames (0x20–0x3f). */
   transferView(): FramedChannel {
-    const router = this;
     const channel = this.channel;
+    const handlers = this.transferHandlers;
+    const backlog = this.transferBacklog;
     return {
       get remotePublicKey() { return channel.remotePublicKey; },
       get handshakeHash() { return channel.handshakeHash; },
@@ -97,9 +98,9 @@ export class FrameRouter {
       onClose: (h) => channel.onClose(h),
       close: (err) => channel.close(err),
       onFrame(handler) {
-        router.transferHandlers.add(handler);
-        for (const f of router.transferBacklog.splice(0)) handler(f);
-        return () => router.transferHandlers.delete(handler);
+        handlers.add(handler);
+        for (const f of backlog.splice(0)) handler(f);
+        return () => handlers.delete(handler);
       },
     };
   }

@@ -71,8 +71,9 @@ async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip: strin
   const onAbort = () => inner.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   report(addrs.map((a) => formatHostPort(a.ip, a.port)).join(', '));
+  let winner: Link | undefined;
   try {
-    return await Promise.any(addrs.map(async ({ ip, port }) => {
+    winner = await Promise.any(addrs.map(async ({ ip, port }) => {
       const socket = await dialTcp(ip, port, timeoutMs, inner.signal);
       const hello: Omit<Hello, 'v'> = {
         name: ctx.name, purpose: ctx.purpose, tier,
@@ -80,9 +81,15 @@ async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip: strin
         ...(reverseOf ? { reverseOf } : {}),
       };
       const link = await greet(socket, ctx.identity, ctx.target.peerId, hello, inner.signal);
+      // A second address that also answered is closed: only one link per attempt.
+      if (winner || inner.signal.aborted) {
+        link.channel.close();
+        throw new EngineError('SUPERSEDED', 'another address answered first');
+      }
       report(formatHostPort(ip, port));
       return link;
     }));
+    return winner;
   } catch (err) {
     if (err instanceof AggregateError) {
       const reasons = [...new Set(err.errors.map(errorMessage))];
