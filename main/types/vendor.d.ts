@@ -33,3 +33,37 @@ declare module 'sodium-native' {
   };
   export default sodium;
 }
+
+declare module 'udx-native' {
+  import type { Duplex } from 'node:stream';
+  import type { EventEmitter } from 'node:events';
+  interface Address { host: string; family: number; port: number }
+  class UDXSocket extends EventEmitter {
+    bind(port?: number, host?: string): void;
+    address(): Address;
+    send(buffer: Buffer, port: number, host: string, ttl?: number): Promise<boolean>;
+    trySend(buffer: Buffer, port: number, host: string, ttl?: number): void;
+    close(): Promise<void>;
+    readonly bound: boolean;
+    readonly closing: boolean;
+  }
+  class UDXStream extends Duplex {
+    readonly id: number;
+    readonly remoteId: number;
+    readonly remoteHost: string | null;
+    readonly remotePort: number;
+    readonly rtt: number;
+    readonly connected: boolean;
+    connect(socket: UDXSocket, remoteId: number, port: number, host?: string, opts?: { ack?: number }): void;
+    changeRemote(socket: UDXSocket, remoteId: number, port: number, host?: string): Promise<void>;
+    setInteractive(interactive: boolean): void;
+  }
+  class UDX {
+    constructor();
+    createSocket(opts?: { ipv6Only?: boolean; reuseAddress?: boolean }): UDXSocket;
+    createStream(id: number, opts?: { firewall?: (socket: UDXSocket, port: number, host: string) => boolean; framed?: boolean; seq?: number; ack?: number }): UDXStream;
+    static isIPv4(host: string): boolean;
+  }
+  export default UDX;
+  export type { UDXSocket, UDXStream };
+}
