@@ -40,3 +40,22 @@ test('a wrong code fails pairing on both sides and burns the invite', async () =
     await pair.close();
   }
 });
+
+test('with the TCP tiers disabled, paired nodes connect by UDP punch and a UDX stream', async () => {
+  const disabled = { disabledTiers: new Set(['lan', 'direct', 'reverse'] as const) };
+  const pair = await startNodes({ alice: { knobs: disabled }, bob: { knobs: disabled } });
+  try {
+    const { alice, bob } = pair;
+    const invite = await alice.createInvite();
+    const [bobSide] = await Promise.all([bob.pairWithCode(invite.code), invite.paired]);
+    assert.equal(bobSide.tier, 'udp-punch');
+    const attempts = (bob.connectionInfo(alice.peerId)?.attempts ?? []).map((a) => `${a.tier}:${a.state}`);
+    assert.deepEqual(attempts, ['lan:skipped', 'direct:skipped', 'reverse:skipped', 'udp-punch:trying', 'udp-punch:ok']);
+    const session = bob.session(alice.peerId);
+    assert.ok(session);
+    await new Promise<void>((resolve) => session.onRtt(() => resolve()));
+    assert.ok((session.rttMs ?? -1) >= 0);
+  } finally {
+    await pair.close();
+  }
+});

@@ -20,6 +20,10 @@ import { runLadder } from './ladder/ladder.js';
 import { ackHello, type Link } from './ladder/link.js';
 import { ReverseHub } from './ladder/reverse-hub.js';
 import { DEFAULT_KNOBS, FIRST_TIERS, dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
+import { UdpSocket } from './net/udp-socket.js';
+import { SignalReplies } from './punch/signals.js';
+import { answerPunch, PunchRequestSchema, udpPunchTier } from './punch/udp-punch-tier.js';
+import { receiveGreeting } from './ladder/link.js';
 import { Session } from './session.js';
 import { pairAsCodeEnterer, pairAsCodeOwner } from './pairing/pair-session.js';
 import { generateSecretWords, formatInviteCode, parseInviteCode, codePassword } from './pairing/invite-code.js';
@@ -52,6 +56,8 @@ export interface NodeOptions {
   /** LAN discovery by multicast. @default true */
   discovery?: boolean | { interfaceAddress?: string; port?: number; intervalMs?: number };
   knobs?: Partial<Knobs>;
+  /** Open the shared UDP socket (punching, STUN, UDX streams). @default true */
+  udp?: boolean;
   /** Accept an incoming offer without asking (the CLI's `receive`). */
   autoAccept?: (offer: IncomingOfferPayload) => boolean;
   /** Bytes per transfer chunk. @default 1 MiB */
@@ -85,6 +91,12 @@ export class PosternNode extends Emitter<NodeEvents> {
   embeddedRendezvous: RendezvousServer | null = null;
   discovery: LanDiscovery | null = null;
   private reverse = new ReverseHub();
+  private replies = new SignalReplies();
+  private punchGo = new Map<string, () => void>();
+  udp: UdpSocket | null = null;
+  /** Our public UDP address(es) as STUN saw them (server-reflexive candidates). */
+  srflx: { ip: string; port: number }[] = [];
+  localNat: { udp?: 'ok' | 'blocked' } | null = null;
   private sessions = new Map<string, Session>();
   private connecting = new Map<string, Promise<Session>>();
   private connections = new Map<string, ConnectionInfo>();
@@ -125,8 +137,10 @@ export class PosternNode extends Emitter<NodeEvents> {
     await this.transfers.ready();
     this.listener = new TcpListener(this.identity, (incoming) => this.onIncoming(incoming), this.log);
     await this.listener.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0');
+    if (this.opts.udp !== false) this.udp = this.bindUdp();
     const url = await this.resolveRendezvousUrl();
-    this.rendezvous = new RendezvousClient({ url, identity: this.identity, name: this.name, endpoint: this.endpoint(url) });
+    this.rendezvousHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    this.rendezvous = new RendezvousClient({ url, identity: this.identity, name: this.name, endpoint: this.endpoint() });
     this.rendezvous.on('registered', ({ observed }) => {
       this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
       this.emit('rendezvous', { url, connected: true, observedIp: observed.ip });
@@ -140,6 +154,28 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
     await this.rendezvous.start();
     if (this.opts.discovery !== false) await this.startDiscovery(url);
+  }
+
+  /** The UDP socket takes the TCP listening port's number when it is free (one port to forward). */
+  private bindUdp(): UdpSocket {
+    const host = this.opts.listenHost ?? '0.0.0.0';
+    for (const port of [this.listenPort, 0]) {
+      const udp = new UdpSocket();
+      try {
+        udp.bind(port, host);
+        return udp;
+      } catch {
+        void udp.close();
+      }
+    }
+    throw new EngineError('UDP_BIND_FAILED', 'Could not open a UDP port.');
+  }
+
+  udpCandidates(): { ip: string; port: number }[] {
+    if (!this.udp) return [];
+    const port = this.udp.port;
+    const host = this.hostAddresses().map((ip) => ({ ip, port }));
+    return [...host, ...this.srflx];
   }
 
   private async resolveRendezvousUrl(): Promise<string> {
@@ -174,15 +210,20 @@ export class PosternNode extends Emitter<NodeEvents> {
   }
 
   /** What we tell the rendezvous about ourselves: stated ports and private addresses. */
-  private endpoint(rendezvousUrl: string): Endpoint {
+  private endpoint(): Endpoint {
     const port = this.listenPort;
-    let addrs = this.opts.hostAddresses;
-    if (!addrs) {
-      const host = new URL(rendezvousUrl).hostname.replace(/^\[|\]$/g, '');
-      addrs = isLoopbackIp(host) || host === 'localhost' ? ['127.0.0.1'] : localIPv4Addresses();
-    }
-    const candidates: Candidate[] = addrs.map((ip) => ({ kind: 'host', proto: 'tcp', ip, port }));
-    return { tcpPort: port, candidates };
+    const candidates: Candidate[] = this.hostAddresses().map((ip) => ({ kind: 'host', proto: 'tcp', ip, port }));
+    for (const c of this.udpCandidates()) candidates.push({ kind: this.srflx.includes(c) ? 'srflx' : 'host', proto: 'udp', ip: c.ip, port: c.port });
+    return { tcpPort: port, udpPort: this.udp?.port ?? null, candidates };
+  }
+
+  private rendezvousHost = '';
+
+  /** Private addresses we advertise: configured, else this machine's (only loopback when the rendezvous is on loopback). */
+  private hostAddresses(): string[] {
+    if (this.opts.hostAddresses) return this.opts.hostAddresses;
+    const host = this.rendezvousHost;
+    return isLoopbackIp(host) || host === 'localhost' ? ['127.0.0.1'] : localIPv4Addresses();
   }
 
   // ---- presence and signals ------------------------------------------------
@@ -215,7 +256,42 @@ export class PosternNode extends Emitter<NodeEvents> {
     }
     if (body.k === 'reverse-failed' && typeof body.reqId === 'string') {
       this.reverse.fail(body.reqId, from.peerId, String(body.reason ?? 'it could not dial back'));
+      return;
     }
+    if (body.k === 'punch') return this.onPunchRequest(from, body);
+    if (body.k === 'punch-go' && typeof body.reqId === 'string') {
+      this.punchGo.get(`${from.peerId}/${body.reqId}`)?.();
+      return;
+    }
+    if (body.k === 'punch-ack' || body.k === 'punch-fail') this.replies.deliver(from.peerId, body);
+  }
+
+  private onPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
+    const parsed = PunchRequestSchema.safeParse(body);
+    if (!parsed.success) return;
+    const req = parsed.data;
+    const allowed = req.purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === req.nameplate : this.contacts.has(from.peerId) || req.purpose === 'nearby';
+    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
+    if (!allowed) return void fail(req.purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you');
+    if (!this.udp || this.knobs.disabledTiers.has('udp-punch')) return void fail('UDP punching is off on the other device');
+    const key = `${from.peerId}/${req.reqId}`;
+    answerPunch({
+      udp: this.udp,
+      request: req,
+      localCandidates: this.udpCandidates(),
+      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
+      waitGo: () => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 5000);
+        this.punchGo.set(key, () => { clearTimeout(timer); this.punchGo.delete(key); resolve(); });
+      }),
+      onStream: (stream) => {
+        receiveGreeting(stream, this.identity).then(
+          ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${stream.remoteHost}:${stream.remotePort}` }),
+          (err: Error) => { this.log(`punched stream from ${from.peerId.slice(0, 8)} ended: ${err.message}`); stream.destroy(); },
+        );
+      },
+      log: this.log,
+    });
   }
 
   private dialContext(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): DialContext {
@@ -223,6 +299,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.localNat,
     };
   }
 
@@ -462,7 +539,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     const peerId = target.peerId;
     this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
-      const result = await runLadder(this.dialContext(target, purpose, nameplate), FIRST_TIERS, (attempt) => {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), [...FIRST_TIERS, udpPunchTier], (attempt) => {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
@@ -558,7 +635,7 @@ export class PosternNode extends Emitter<NodeEvents> {
 
   async setName(name: string): Promise<void> {
     this.name = name;
-    if (this.rendezvous) this.rendezvous.update(name, this.endpoint(this.rendezvous.url));
+    if (this.rendezvous) this.rendezvous.update(name, this.endpoint());
   }
 
   async stop(): Promise<void> {
@@ -571,6 +648,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.discovery?.stop();
     this.rendezvous?.close();
     await this.listener?.close();
+    await this.udp?.close();
     await this.embeddedRendezvous?.close();
     this.removeAll();
   }

@@ -17,6 +17,8 @@ import { dialTcp } from './tcp-dial.js';
 import type { ReverseHub } from './reverse-hub.js';
 import { formatHostPort, isPrivateIp } from '../net/addresses.js';
 import { EngineError, errorMessage } from '../errors.js';
+import type { UdpSocket } from '../net/udp-socket.js';
+import type { SignalReplies } from '../punch/signals.js';
 
 export interface Knobs {
   /** Tiers never tried (debug knob: force a fallback path in tests). */
@@ -42,6 +44,14 @@ export interface DialContext {
   /** Whether we accept incoming TCP connections (a dial-back needs it). */
   listening: boolean;
   knobs: Knobs;
+  /** The node's shared UDP socket (null when UDP is off). */
+  udp: UdpSocket | null;
+  /** Our UDP candidates to hand to the peer for a punch (private first). */
+  udpCandidates: () => { ip: string; port: number }[];
+  /** Where replies to our rendezvous signals are matched. */
+  replies: SignalReplies;
+  /** What NAT discovery found about our network, when it has run. */
+  localNat: { udp?: 'ok' | 'blocked' } | null;
 }
 
 type Strategy = TierStrategy<DialContext, Link>;

@@ -1,0 +1,117 @@
+/**
+ * Tier `udp-punch`: a coordinated UDP hole punch, then a UDX stream (reliable,
+ * ordered, congestion-controlled; udx-native, the transport under Hyperswarm) on
+ * the punched path, then the secure channel on top.
+ *
+ * Coordination through the rendezvous, timed as libp2p's DCUtR does:
+ *   A → B  punch      { reqId, token, streamId, candidates }
+ *   B → A  punch-ack  { reqId, streamId, candidates }       A measures the round trip
+ *   A → B  punch-go   { reqId }                            A waits RTT/2, B starts on receipt
+ * Both then run punchUdp (udp-punch.ts). A connects its stream to the address that
+ * acked; B's stream accepts its first packet only from an address B heard A from.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TierStrategy } from '../ladder/ladder.js';
+import type { DialContext } from '../ladder/tiers.js';
+import { greet, type Link } from '../ladder/link.js';
+import { punchUdp, type PunchAddress } from './udp-punch.js';
+import { EngineError } from '../errors.js';
+import { formatHostPort } from '../net/addresses.js';
+import type { UdpSocket } from '../net/udp-socket.js';
+import type { UDXStream } from 'udx-native';
+import { z } from 'zod';
+
+const Addr = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) });
+export const PunchRequestSchema = z.object({
+  k: z.literal('punch'), reqId: z.string().max(64), token: z.string().regex(/^[0-9a-f]{32}$/),
+  streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512),
+  purpose: z.enum(['session', 'pair', 'nearby']), nameplate: z.number().int().optional(),
+});
+export const PunchAckSchema = z.object({ k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512) });
+
+export function newStreamId(): number {
+  return randomBytes(4).readUInt32BE(0) || 1;
+}
+
+const toPunch = (list: { ip: string; port: number }[]): PunchAddress[] => list.map((a) => ({ host: a.ip, port: a.port }));
+
+export const udpPunchTier: TierStrategy<DialContext, Link> = {
+  tier: 'udp-punch',
+  headStartMs: 3000,
+  skipReason(ctx) {
+    if (ctx.knobs.disabledTiers.has('udp-punch')) return 'disabled by setting';
+    if (!ctx.udp) return 'no UDP socket (UDP is off on this device)';
+    if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to coordinate a punch';
+    if (ctx.localNat?.udp === 'blocked') return 'UDP does not get out of this network';
+    return null;
+  },
+  async attempt(ctx, signal, report) {
+    const udp = ctx.udp as UdpSocket;
+    const reqId = randomBytes(8).toString('hex');
+    const token = randomBytes(16);
+    const streamId = newStreamId();
+    const started = performance.now();
+    const reply = ctx.replies.wait(ctx.target.peerId, reqId, 4000, signal);
+    const body: Record<string, unknown> = { k: 'punch', reqId, token: token.toString('hex'), streamId, candidates: ctx.udpCandidates(), purpose: ctx.purpose };
+    if (ctx.nameplate !== undefined) body.nameplate = ctx.nameplate;
+    ctx.rendezvous?.signal(ctx.target.peerId, body);
+    const raw = await reply;
+    if (raw.k === 'punch-fail') throw new EngineError('PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
+    const ack = PunchAckSchema.safeParse(raw);
+    if (!ack.success) throw new EngineError('PROTOCOL_ERROR', 'the other device answered the punch request with nonsense');
+    const rtt = performance.now() - started;
+    ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId });
+    await new Promise((r) => setTimeout(r, rtt / 2));
+    const candidates = toPunch(ack.data.candidates);
+    report(candidates.map((c) => formatHostPort(c.host, c.port)).join(', ') || 'no candidates');
+    if (!candidates.length) throw new EngineError('NO_CANDIDATES', 'the other device has no UDP address to punch to');
+    const result = await punchUdp({ socket: udp, token, candidates, signal });
+    report(formatHostPort(result.remote.host, result.remote.port));
+    const stream = udp.udx.createStream(streamId) as UDXStream;
+    stream.connect(udp.socket, ack.data.streamId, result.remote.port, result.remote.host);
+    return greet(stream, ctx.identity, ctx.target.peerId, {
+      name: ctx.name, purpose: ctx.purpose, tier: 'udp-punch',
+      ...(ctx.nameplate !== undefined ? { nameplate: ctx.nameplate } : {}),
+    }, signal);
+  },
+};
+
+/**
+ * B's side of a punch request: answer with our candidates and a stream waiting
+ * for A, punch on `punch-go`, and hand the stream to `onStream` (the node runs the
+ * responder handshake on it, as for an incoming TCP connection).
+ */
+export function answerPunch(opts: {
+  udp: UdpSocket;
+  request: z.infer<typeof PunchRequestSchema>;
+  localCandidates: { ip: string; port: number }[];
+  sendSignal: (body: Record<string, unknown>) => void;
+  waitGo: () => Promise<unknown>;
+  onStream: (stream: UDXStream) => void;
+  log: (line: string) => void;
+}): void {
+  const { udp, request } = opts;
+  const heard = new Set<string>();
+  const streamId = newStreamId();
+  const stream: UDXStream = udp.udx.createStream(streamId, {
+    // Accept the first packet only from where the requester's probes came from,
+    // and connect back to it (udx cannot write on a stream that only accepted).
+    firewall: (socket, port, host) => {
+      if (!heard.has(formatHostPort(host, port))) return true;
+      if (!stream.connected) stream.connect(socket, request.streamId, port, host);
+      return false;
+    },
+  });
+  stream.on('error', () => {});
+  opts.onStream(stream);
+  opts.sendSignal({ k: 'punch-ack', reqId: request.reqId, streamId, candidates: opts.localCandidates });
+  const token = Buffer.from(request.token, 'hex');
+  opts.waitGo().then(
+    () => punchUdp({ socket: udp, token, candidates: toPunch(request.candidates), heard }),
+    () => { throw new EngineError('PUNCH_TIMEOUT', 'no go signal'); },
+  ).catch((err: Error) => {
+    opts.log(`punch for ${request.reqId} failed: ${err.message}`);
+    // A may still have connected on a path we heard; the handshake timeout ends it otherwise.
+    if (heard.size === 0) stream.destroy();
+  });
+}
