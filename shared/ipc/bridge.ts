@@ -8,8 +8,8 @@ import type { CommandName, CommandRequest, CommandResponse, EventName, EventPayl
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorData };
 
-/** Requests that are `{}` may be omitted. */
-export type RequestArgs<K extends CommandName> = keyof CommandRequest<K> extends never ? [request?: CommandRequest<K>] : [request: CommandRequest<K>];
+/** Requests whose fields are all optional may be omitted. */
+export type RequestArgs<K extends CommandName> = Partial<CommandRequest<K>> extends CommandRequest<K> ? [request?: CommandRequest<K>] : [request: CommandRequest<K>];
 
 /** The one object the renderer talks to, whichever side it runs on. */
 export interface PosternBridge {

@@ -28,7 +28,9 @@ export interface EventSpec<P> {
 const command = <Res>() => <S extends z.ZodType>(request: S): CommandSpec<z.infer<S>, Res> => ({ request: request as z.ZodType<z.infer<S>> });
 const event = <P>(): EventSpec<P> => ({});
 
-const none = z.object({}).strict();
+/** Commands without arguments: `{}` on the wire, optional for callers. */
+export type NoRequest = Record<never, never>;
+const none = z.object({}).strict() as unknown as z.ZodType<NoRequest>;
 const peerId = z.string().regex(/^[a-z2-7]{52}$/, 'Not a peer ID.');
 const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'Not a transfer ID.');
 const path = z.string().min(1).max(4096);
