@@ -24,6 +24,7 @@ import { UdpSocket } from './net/udp-socket.js';
 import { SignalReplies } from './punch/signals.js';
 import { answerPunch, PunchRequestSchema, udpPunchTier } from './punch/udp-punch-tier.js';
 import { receiveGreeting } from './ladder/link.js';
+import { answerTcpPunch, TcpPunchRequestSchema, tcpPunchTier } from './punch/tcp-punch-tier.js';
 import { Session } from './session.js';
 import { pairAsCodeEnterer, pairAsCodeOwner } from './pairing/pair-session.js';
 import { generateSecretWords, formatInviteCode, parseInviteCode, codePassword } from './pairing/invite-code.js';
@@ -259,18 +260,51 @@ export class PosternNode extends Emitter<NodeEvents> {
       return;
     }
     if (body.k === 'punch') return this.onPunchRequest(from, body);
-    if (body.k === 'punch-go' && typeof body.reqId === 'string') {
+    if (body.k === 'tcp-punch') return this.onTcpPunchRequest(from, body);
+    if ((body.k === 'punch-go' || body.k === 'tcp-punch-go') && typeof body.reqId === 'string') {
       this.punchGo.get(`${from.peerId}/${body.reqId}`)?.();
       return;
     }
-    if (body.k === 'punch-ack' || body.k === 'punch-fail') this.replies.deliver(from.peerId, body);
+    if (body.k === 'punch-ack' || body.k === 'punch-fail' || body.k === 'tcp-punch-ack') this.replies.deliver(from.peerId, body);
+  }
+
+  private punchAllowed(from: PeerInfo, purpose: string, nameplate?: number): boolean {
+    return purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === nameplate : this.contacts.has(from.peerId) || purpose === 'nearby';
+  }
+
+  private waitPunchGo(key: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 5000);
+      this.punchGo.set(key, () => { clearTimeout(timer); this.punchGo.delete(key); resolve(); });
+    });
+  }
+
+  private onTcpPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
+    const parsed = TcpPunchRequestSchema.safeParse(body);
+    if (!parsed.success || !this.rendezvous) return;
+    const req = parsed.data;
+    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
+    if (!this.punchAllowed(from, req.purpose, req.nameplate)) return void fail('this device is not paired with you');
+    if (this.knobs.disabledTiers.has('tcp-punch')) return void fail('TCP punching is off on the other device');
+    answerTcpPunch({
+      rendezvousUrl: this.rendezvous.url, request: req, hostAddresses: this.hostAddresses(),
+      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
+      waitGo: () => this.waitPunchGo(`${from.peerId}/${req.reqId}`),
+      onSocket: (socket) => {
+        socket.on('error', () => {});
+        receiveGreeting(socket, this.identity).then(
+          ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${socket.remoteAddress}:${socket.remotePort}` }),
+          (err: Error) => { this.log(`TCP-punched connection from ${from.peerId.slice(0, 8)} ended: ${err.message}`); socket.destroy(); },
+        );
+      },
+    }).catch((err: Error) => this.log(`TCP punch for ${req.reqId} failed: ${err.message}`));
   }
 
   private onPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
     const parsed = PunchRequestSchema.safeParse(body);
     if (!parsed.success) return;
     const req = parsed.data;
-    const allowed = req.purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === req.nameplate : this.contacts.has(from.peerId) || req.purpose === 'nearby';
+    const allowed = this.punchAllowed(from, req.purpose, req.nameplate);
     const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
     if (!allowed) return void fail(req.purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you');
     if (!this.udp || this.knobs.disabledTiers.has('udp-punch')) return void fail('UDP punching is off on the other device');
@@ -280,10 +314,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       request: req,
       localCandidates: this.udpCandidates(),
       sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
-      waitGo: () => new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 5000);
-        this.punchGo.set(key, () => { clearTimeout(timer); this.punchGo.delete(key); resolve(); });
-      }),
+      waitGo: () => this.waitPunchGo(key),
       onStream: (stream) => {
         receiveGreeting(stream, this.identity).then(
           ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${stream.remoteHost}:${stream.remotePort}` }),
@@ -300,6 +331,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.localNat,
+      hostAddresses: () => this.hostAddresses(),
     };
   }
 
@@ -539,7 +571,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     const peerId = target.peerId;
     this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
-      const result = await runLadder(this.dialContext(target, purpose, nameplate), [...FIRST_TIERS, udpPunchTier], (attempt) => {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), [...FIRST_TIERS, udpPunchTier, tcpPunchTier], (attempt) => {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });

@@ -19,6 +19,7 @@ import {
 import { verify } from '../engine/identity/identity.js';
 import { peerIdFromPublicKey } from '../engine/identity/peer-id.js';
 import { InviteBook } from './invites.js';
+import { startRendezvousStun, type StunServer } from './stun-server.js';
 
 export interface RendezvousOptions {
   host?: string;
@@ -28,6 +29,12 @@ export interface RendezvousOptions {
   registerTimeoutMs?: number;
   /** Most invite resolutions one connection may make per minute (stops scanning). @default 30 */
   resolvesPerMinute?: number;
+  /** STUN (RFC 8489) on UDP and TCP: 0 = a free port, null = off. @default 3478, a free port when host is loopback or port is 0 */
+  stunPort?: number | null;
+  /** A second IP of this server: STUN answers RFC 5780 OTHER-ADDRESS and CHANGE-REQUEST from it. */
+  altAddress?: string;
+  /** More addresses to answer STUN on (this server's IPv6), announced to nodes. */
+  stunAddresses?: string[];
   log?: (line: string) => void;
 }
 
@@ -37,6 +44,8 @@ export interface RendezvousServer {
   readonly host: string;
   /** Peers registered right now. */
   readonly online: number;
+  /** The STUN server, when one runs (nodes learn it from `registered`). */
+  readonly stun: StunServer | null;
   close(): Promise<void>;
 }
 
@@ -44,6 +53,8 @@ interface Client {
   ws: WebSocket;
   nonce: Buffer;
   observed: Observed;
+  /** Our address on this connection: the STUN address to announce when listening on a wildcard. */
+  localIp: string;
   peerId?: string;
   name: string;
   endpoint: Endpoint;
@@ -63,8 +74,17 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
   const resolvesPerMinute = opts.resolvesPerMinute ?? 30;
   const peers = new Map<string, Client>();
   const invites = new InviteBook();
+  let stun: StunServer | null = null;
 
   const http: Server = createServer((req, res) => {
+    if (req.url === '/observed') {
+      // The address and port this TCP connection came from, after any NATs: the
+      // mapping a TCP hole punch reuses (seed 000, DC++'s NAT-T).
+      const observed = observedOf(req);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(observed));
+      return;
+    }
     if (req.url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, service: 'postern-rendezvous', online: peers.size }));
@@ -112,7 +132,7 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
       client.name = msg.name;
       client.endpoint = msg.endpoint;
       peers.set(peerId, client);
-      send(client, { t: 'registered', peerId, observed: client.observed });
+      send(client, { t: 'registered', peerId, observed: client.observed, ...(stun ? { stun: stun.endpointsFor(client.localIp) } : {}) });
       log(`registered ${peerId.slice(0, 8)} from ${client.observed.ip}:${client.observed.port}`);
       return;
     }
@@ -179,7 +199,7 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
   };
 
   wss.on('connection', (ws, req) => {
-    const client: Client = { ws, nonce: randomBytes(32), observed: observedOf(req), name: '', endpoint: { tcpPort: null, candidates: [] }, watching: new Set(), resolves: [], signals: [] };
+    const client: Client = { ws, nonce: randomBytes(32), observed: observedOf(req), localIp: req.socket.localAddress ?? '', name: '', endpoint: { tcpPort: null, candidates: [] }, watching: new Set(), resolves: [], signals: [] };
     const timer = setTimeout(() => { if (!client.peerId) ws.close(4003, 'register timeout'); }, registerTimeoutMs);
     send(client, { t: 'challenge', v: SIGNALING_VERSION, nonce: client.nonce.toString('hex') });
     ws.on('message', (data, isBinary) => {
@@ -214,17 +234,20 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
   });
   const address = http.address() as AddressInfo;
   const host = opts.host ?? '127.0.0.1';
+  const stunOpts = { host, httpPort: opts.port ?? 0, ...(opts.stunPort !== undefined ? { stunPort: opts.stunPort } : {}), ...(opts.altAddress ? { altAddress: opts.altAddress } : {}), ...(opts.stunAddresses ? { stunAddresses: opts.stunAddresses } : {}), log };
+  stun = await startRendezvousStun(stunOpts).catch((err: unknown) => { http.close(); throw err; });
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   return {
     url: `ws://${urlHost}:${address.port}`,
     port: address.port,
     host,
     get online() { return peers.size; },
-    close: () => new Promise<void>((resolve) => {
+    stun,
+    close: async () => { await stun?.close(); await new Promise<void>((resolve) => {
       for (const client of wss.clients) client.terminate();
       wss.close();
       http.close(() => resolve());
       http.closeAllConnections();
-    }),
+    }); },
   };
 }

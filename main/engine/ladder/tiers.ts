@@ -50,6 +50,8 @@ export interface DialContext {
   udpCandidates: () => { ip: string; port: number }[];
   /** Where replies to our rendezvous signals are matched. */
   replies: SignalReplies;
+  /** Our private addresses (as advertised). */
+  hostAddresses: () => string[];
   /** What NAT discovery found about our network, when it has run. */
   localNat: { udp?: 'ok' | 'blocked' } | null;
 }
@@ -116,7 +118,7 @@ async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip: strin
 
 export const lanTier: Strategy = {
   tier: 'lan',
-  headStartMs: 300,
+  headStartMs: 250,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('lan')) return 'disabled by setting';
     return lanCandidates(ctx.target).length ? null : 'the other device reported no private address';
@@ -129,7 +131,7 @@ export const lanTier: Strategy = {
 
 export const directTier: Strategy = {
   tier: 'direct',
-  headStartMs: 1500,
+  headStartMs: 250,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('direct')) return 'disabled by setting';
     if (!ctx.target.endpoint.tcpPort && directCandidates(ctx.target).length === 0) return 'the other device is not listening for connections';
@@ -142,6 +144,7 @@ export const directTier: Strategy = {
 
 export const reverseTier: Strategy = {
   tier: 'reverse',
+  headStartMs: 250,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('reverse')) return 'disabled by setting';
     if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to ask for a dial-back';

@@ -37,7 +37,7 @@ const toPunch = (list: { ip: string; port: number }[]): PunchAddress[] => list.m
 
 export const udpPunchTier: TierStrategy<DialContext, Link> = {
   tier: 'udp-punch',
-  headStartMs: 3000,
+  headStartMs: 1500,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('udp-punch')) return 'disabled by setting';
     if (!ctx.udp) return 'no UDP socket (UDP is off on this device)';
