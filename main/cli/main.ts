@@ -20,6 +20,8 @@ const USAGE = `Usage:
   postern receive --from PEER [--into DIR]        wait for a paired device to send (or resume)
   postern contacts [--json]                        list paired devices
   postern rendezvous --listen HOST:PORT            run a rendezvous server
+      [--stun-port N] [--alt-address IP] [--stun-address IP]... [--no-stun]
+                                                   with STUN on N (3478); a second IP for NAT behaviour tests (RFC 5780)
   postern host [--port N]                          serve the app's UI on localhost
   postern demo                                     two nodes (Alice, Bob) in two browser tabs
   postern doctor [--json]                          what this network allows
@@ -196,12 +198,16 @@ async function cmdContacts(argv: string[]): Promise<number> {
 }
 
 async function cmdRendezvous(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: { listen: { type: 'string', default: '127.0.0.1:47470' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
+  const { values: v } = parseArgs({ args: argv, options: { listen: { type: 'string', default: '127.0.0.1:47470' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, 'stun-port': { type: 'string' }, 'alt-address': { type: 'string' }, 'stun-address': { type: 'string', multiple: true }, 'no-stun': { type: 'boolean', default: false } } });
   const out = createOutput(v.json);
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(v.listen);
   if (!m) { out.error('BAD_ARGUMENT', `--listen takes HOST:PORT (for example 0.0.0.0:47470), not "${v.listen}".`); return 2; }
-  const server = await startRendezvous({ host: m[1] as string, port: Number(m[2]), log: v.verbose ? (l) => process.stderr.write(`${l}\n`) : () => {} });
-  out.event('listening', { url: server.url, host: server.host, port: server.port }, `Rendezvous listening on ${server.host}:${server.port} (${server.url})`);
+  const stunPort = v['no-stun'] ? null : v['stun-port'] === undefined ? undefined : Number(v['stun-port']);
+  if (stunPort !== null && stunPort !== undefined && !(Number.isInteger(stunPort) && stunPort >= 0 && stunPort <= 65535)) { out.error('BAD_ARGUMENT', `--stun-port takes a port number (0: any free port), not "${v['stun-port']}".`); return 2; }
+  const stunOpts = { ...(stunPort !== undefined ? { stunPort } : {}), ...(v['alt-address'] ? { altAddress: v['alt-address'] } : {}), ...(v['stun-address'] ? { stunAddresses: v['stun-address'] } : {}) };
+  const server = await startRendezvous({ host: m[1] as string, port: Number(m[2]), ...stunOpts, log: v.verbose ? (l) => process.stderr.write(`${l}\n`) : () => {} });
+  const stun = server.stun ? { primary: server.stun.primary, alternate: server.stun.alternate } : null;
+  out.event('listening', { url: server.url, host: server.host, port: server.port, stun }, `Rendezvous listening on ${server.host}:${server.port} (${server.url})${stun ? `; STUN on UDP/TCP ${stun.primary.port}${stun.alternate ? ` (RFC 5780 alternate ${stun.alternate.ip}:${stun.alternate.port})` : ''}` : ''}`);
   await new Promise<void>((res) => {
     const stop = () => res();
     process.once('SIGINT', stop);

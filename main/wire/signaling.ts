@@ -45,6 +45,14 @@ export type Endpoint = z.infer<typeof EndpointSchema>;
 export const ObservedSchema = z.object({ ip, port: z.number().int().min(0).max(65535) });
 export type Observed = z.infer<typeof ObservedSchema>;
 
+/** A STUN server (RFC 8489) of the rendezvous, announced in `registered` so nodes need no configuration. */
+export const StunEndpointSchema = z.object({ ip, port });
+export type StunEndpoint = z.infer<typeof StunEndpointSchema>;
+
+/** What a relay circuit may carry before the server cuts it (shown to the user). */
+export const RelayLimitsSchema = z.object({ maxBytes: z.number().int().min(0), maxDurationSec: z.number().int().min(0), maxBytesPerSec: z.number().int().min(0) });
+export type RelayLimits = z.infer<typeof RelayLimitsSchema>;
+
 export const PeerInfoSchema = z.object({
   peerId,
   name: z.string().max(64),
@@ -65,18 +73,22 @@ export const ClientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('invite-resolve'), id: z.string().max(64), nameplate: z.number().int().min(0).max(1e9) }),
   z.object({ t: z.literal('signal'), id: z.string().max(64).optional(), to: peerId, body }),
   z.object({ t: z.literal('ping'), id: z.string().max(64) }),
+  /** Ask the server to relay to a peer (both ends then connect to /relay/<circuit>). */
+  z.object({ t: z.literal('relay-open'), id: z.string().max(64), to: peerId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
 export const ServerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('challenge'), v: z.literal(SIGNALING_VERSION), nonce: hex(32) }),
-  z.object({ t: z.literal('registered'), peerId, observed: ObservedSchema }),
+  z.object({ t: z.literal('registered'), peerId, observed: ObservedSchema, stun: z.array(StunEndpointSchema).max(8).optional() }),
   z.object({ t: z.literal('presence'), peer: PeerInfoSchema, online: z.boolean() }),
   z.object({ t: z.literal('invite-opened'), id: z.string(), nameplate: z.number().int(), expiresAt: z.number() }),
   z.object({ t: z.literal('invite-resolved'), id: z.string(), peer: PeerInfoSchema }),
   z.object({ t: z.literal('signal'), from: PeerInfoSchema, body }),
   z.object({ t: z.literal('pong'), id: z.string() }),
   z.object({ t: z.literal('error'), id: z.string().optional(), code: z.string().max(64), message: z.string().max(1000) }),
+  z.object({ t: z.literal('relay-opened'), id: z.string(), circuit: z.string().regex(/^[0-9a-f]{32}$/), token: hex(32), limits: RelayLimitsSchema }),
+  z.object({ t: z.literal('relay-offer'), from: PeerInfoSchema, circuit: z.string().regex(/^[0-9a-f]{32}$/), token: hex(32), limits: RelayLimitsSchema }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
