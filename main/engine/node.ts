@@ -16,7 +16,9 @@ import { TcpListener, type Incoming } from './listener.js';
 import { RendezvousClient } from './signaling/rendezvous-client.js';
 import { startRendezvous, type RendezvousServer } from '../rendezvous/server.js';
 import { LanDiscovery, type NearbyDevice } from './discovery/lan-discovery.js';
-import { runLadder } from './ladder/ladder.js';
+import { isRelayTier, runLadder } from './ladder/ladder.js';
+import { connectRelay, serverRelayTier } from './relay/server-relay-tier.js';
+import { TIER_RANK } from '../../shared/domain/connection.js';
 import { ackHello, type Link } from './ladder/link.js';
 import { ReverseHub } from './ladder/reverse-hub.js';
 import { DEFAULT_KNOBS, FIRST_TIERS, dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
@@ -153,6 +155,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     });
     this.rendezvous.on('presence', ({ peer, online }) => this.onPresence(peer, online));
     this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
+    this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.onRelayOffer(from, circuit, token));
     await this.rendezvous.start();
     if (this.opts.discovery !== false) await this.startDiscovery(url);
   }
@@ -300,6 +303,17 @@ export class PosternNode extends Emitter<NodeEvents> {
     }).catch((err: Error) => this.log(`TCP punch for ${req.reqId} failed: ${err.message}`));
   }
 
+  private onRelayOffer(from: PeerInfo, circuit: string, token: string): void {
+    // The server relays only between paired devices or the two ends of an invite.
+    if (!this.contacts.has(from.peerId) && !this.invite) return;
+    if (this.knobs.disabledTiers.has('server-relay') || !this.rendezvous) return;
+    const url = this.rendezvous.relayUrl(circuit, token);
+    connectRelay(url).then((stream) => receiveGreeting(stream, this.identity)).then(
+      ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `relay ${new URL(url).host}` }),
+      (err: Error) => this.log(`relay circuit from ${from.peerId.slice(0, 8)} failed: ${err.message}`),
+    );
+  }
+
   private onPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
     const parsed = PunchRequestSchema.safeParse(body);
     if (!parsed.success) return;
@@ -432,13 +446,19 @@ export class PosternNode extends Emitter<NodeEvents> {
   private adoptSession(link: Link): Session {
     const existing = this.sessions.get(link.peerId);
     if (existing && !existing.closed) {
-      // Two links at once (both sides dialed): keep the one whose greeter has the lower peer ID, on both sides.
+      // Two links at once: keep the better tier (LAN > WAN > relay); on a tie, the one
+      // whose greeter has the lower peer ID. Both sides decide the same way.
       const greeterOf = (l: Link) => (l.weGreeted ? this.peerId : l.peerId);
-      if (greeterOf(existing.link) <= greeterOf(link)) {
+      const rank = (l: Link) => TIER_RANK[l.tier];
+      const keepExisting = rank(existing.link) < rank(link) || (rank(existing.link) === rank(link) && greeterOf(existing.link) <= greeterOf(link));
+      if (keepExisting) {
         link.channel.close();
         return existing;
       }
-      existing.close('replaced by a newer connection');
+      this.log(`connection to ${link.peerId.slice(0, 8)} moves from ${existing.tier} to ${link.tier}`);
+      // The transfer manager moves transfers to the new channel (they resume from verified chunks).
+      this.sessions.delete(link.peerId);
+      setTimeout(() => existing.close(`moved to ${link.tier}`), 1000).unref();
     }
     const session = new Session(link, this.log);
     this.sessions.set(link.peerId, session);
@@ -454,11 +474,37 @@ export class PosternNode extends Emitter<NodeEvents> {
     });
 
     void this.contacts.update(link.peerId, { lastSeenAt: Date.now(), lastTier: link.tier, ...(link.remoteName ? { name: link.remoteName } : {}) });
+    if (isRelayTier(link.tier)) this.scheduleUpgrade(link.peerId);
     this.emit('session', { peerId: link.peerId, up: true, link });
     // After the event, so listeners can prepare (e.g. the CLI's auto-accept) before offers flow.
     this.transfers.attachChannel(link.peerId, session.transferChannel);
     this.emit('peers', undefined);
     return session;
+  }
+
+  private upgradeTimers = new Map<string, NodeJS.Timeout>();
+
+  /** While relayed, keep trying the direct tiers (every `upgradeIntervalMs`). */
+  private scheduleUpgrade(peerId: string, delayMs = this.knobs.upgradeIntervalMs): void {
+    if (this.stopped || this.upgradeTimers.has(peerId)) return;
+    const timer = setTimeout(async () => {
+      this.upgradeTimers.delete(peerId);
+      const session = this.session(peerId);
+      if (this.stopped || !session || !isRelayTier(session.tier)) return;
+      const target = this.targetInfo(peerId);
+      try {
+        if (!target) throw new Error('no address known');
+        const link = await this.climb(target, 'session', undefined, { noRelay: true });
+        this.adopt(link);
+      } catch {
+        // Still relayed: the session goes on; try again later.
+        const current = this.session(peerId);
+        if (current) this.setConnection(peerId, { state: 'connected', tier: current.tier, error: null });
+        this.scheduleUpgrade(peerId);
+      }
+    }, delayMs);
+    timer.unref();
+    this.upgradeTimers.set(peerId, timer);
   }
 
   private hasPendingOutgoing(peerId: string): boolean {
@@ -567,15 +613,22 @@ export class PosternNode extends Emitter<NodeEvents> {
 
   // ---- outgoing: ladder ----------------------------------------------------
 
-  private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): Promise<Link> {
+  private tiers(noRelay = false) {
+    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])];
+  }
+
+  private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {
     const peerId = target.peerId;
     this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
-      const result = await runLadder(this.dialContext(target, purpose, nameplate), [...FIRST_TIERS, udpPunchTier, tcpPunchTier], (attempt) => {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), this.tiers(opts?.noRelay), (attempt) => {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
         if (info) this.emit('connection', this.connections.get(peerId) as ConnectionInfo);
+      }, undefined, {
+        // Started on a relay: a direct tier that connects later takes over.
+        onUpgrade: (_tier, link) => this.adopt(link),
       });
       return result.link;
     } catch (err) {
@@ -675,6 +728,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.stopped = true;
     this.cancelInvite();
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
+    for (const t of this.upgradeTimers.values()) clearTimeout(t);
     await this.transfers?.close();
     for (const s of this.sessions.values()) s.close('shutting down');
     this.discovery?.stop();

@@ -19,6 +19,7 @@ import {
 import { verify } from '../engine/identity/identity.js';
 import { peerIdFromPublicKey } from '../engine/identity/peer-id.js';
 import { InviteBook } from './invites.js';
+import { Relay, type RelayOptions } from './relay.js';
 import { startRendezvousStun, type StunServer } from './stun-server.js';
 
 export interface RendezvousOptions {
@@ -36,6 +37,8 @@ export interface RendezvousOptions {
   /** More addresses to answer STUN on (this server's IPv6), announced to nodes. */
   stunAddresses?: string[];
   log?: (line: string) => void;
+  /** Relay circuits between peers (off unless asked for; `true` for defaults). */
+  relay?: boolean | RelayOptions;
 }
 
 export interface RendezvousServer {
@@ -44,6 +47,8 @@ export interface RendezvousServer {
   readonly host: string;
   /** Peers registered right now. */
   readonly online: number;
+  /** The relay, when enabled. */
+  readonly relay: Relay | null;
   /** The STUN server, when one runs (nodes learn it from `registered`). */
   readonly stun: StunServer | null;
   close(): Promise<void>;
@@ -61,6 +66,8 @@ interface Client {
   watching: Set<string>;
   resolves: number[];
   signals: number[];
+  /** Peers whose invite this one resolved (or who resolved its invite): they may relay before pairing completes. */
+  resolvedInvites: Set<string>;
 }
 
 function observedOf(req: IncomingMessage): Observed {
@@ -93,7 +100,18 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('This is a Postern rendezvous server. Point Postern at ws://this-host:port/.\n');
   });
-  const wss = new WebSocketServer({ server: http, maxPayload: MAX_SIGNAL_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SIGNAL_BYTES });
+  const relay = opts.relay ? new Relay(opts.relay === true ? {} : opts.relay) : null;
+  http.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => {});
+    if (relay?.handleUpgrade(req, socket, head)) return;
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/' && path !== '/signal') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
 
   const send = (client: Client, msg: ServerMessage) => {
     if (client.ws.readyState === client.ws.OPEN) client.ws.send(encodeMessage(msg));
@@ -176,6 +194,8 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
           send(client, { t: 'error', id: msg.id, code: 'INVITE_NOT_FOUND', message: `No device is waiting with code number ${msg.nameplate}. Codes work once and expire after 10 minutes: ask the sender for a new one.` });
           return;
         }
+        client.resolvedInvites.add(owner as string);
+        target.resolvedInvites.add(client.peerId);
         send(client, { t: 'invite-resolved', id: msg.id, peer: infoOf(target) });
         return;
       }
@@ -195,11 +215,31 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
       case 'ping':
         send(client, { t: 'pong', id: msg.id });
         return;
+      case 'relay-open': {
+        const target = peers.get(msg.to);
+        const allowed = target && (mutual(client, target) || client.resolvedInvites.has(msg.to));
+        if (!relay) {
+          send(client, { t: 'error', id: msg.id, code: 'RELAY_OFF', message: 'This rendezvous server does not relay. Ask its operator to start it with --relay, or configure a relay in settings.' });
+          return;
+        }
+        if (!target || !allowed) {
+          send(client, { t: 'error', id: msg.id, code: target ? 'RELAY_NOT_PAIRED' : 'PEER_OFFLINE', message: target ? 'The relay connects only devices that are paired with each other.' : 'That device is not connected to the rendezvous right now.' });
+          return;
+        }
+        const opened = relay.open(client.peerId, msg.to);
+        if (!opened.ok) {
+          send(client, { t: 'error', id: msg.id, code: opened.code, message: opened.message });
+          return;
+        }
+        send(client, { t: 'relay-opened', id: msg.id, circuit: opened.circuit, token: opened.tokenA, limits: relay.limits });
+        send(target, { t: 'relay-offer', from: infoOf(client), circuit: opened.circuit, token: opened.tokenB, limits: relay.limits });
+        return;
+      }
     }
   };
 
   wss.on('connection', (ws, req) => {
-    const client: Client = { ws, nonce: randomBytes(32), observed: observedOf(req), localIp: req.socket.localAddress ?? '', name: '', endpoint: { tcpPort: null, candidates: [] }, watching: new Set(), resolves: [], signals: [] };
+    const client: Client = { ws, nonce: randomBytes(32), observed: observedOf(req), localIp: req.socket.localAddress ?? '', name: '', endpoint: { tcpPort: null, candidates: [] }, watching: new Set(), resolves: [], signals: [], resolvedInvites: new Set() };
     const timer = setTimeout(() => { if (!client.peerId) ws.close(4003, 'register timeout'); }, registerTimeoutMs);
     send(client, { t: 'challenge', v: SIGNALING_VERSION, nonce: client.nonce.toString('hex') });
     ws.on('message', (data, isBinary) => {
@@ -242,6 +282,7 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
     port: address.port,
     host,
     get online() { return peers.size; },
+    relay,
     stun,
     close: async () => { await stun?.close(); await new Promise<void>((resolve) => {
       for (const client of wss.clients) client.terminate();

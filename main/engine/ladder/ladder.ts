@@ -31,11 +31,23 @@ export interface LadderResult<R> {
   ms: number;
 }
 
+export interface LadderOptions<R> {
+  /**
+   * When the winner is a relay, the direct attempts still running go on, and one
+   * that succeeds later is handed here (start relayed, then upgrade).
+   */
+  onUpgrade?: (tier: ConnectedTier, link: R) => void;
+}
+
+const RELAY_TIERS: ReadonlySet<ConnectedTier> = new Set(['server-relay', 'peer-relay']);
+export const isRelayTier = (tier: ConnectedTier | string | null | undefined): boolean => !!tier && RELAY_TIERS.has(tier as ConnectedTier);
+
 export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
   ctx: Ctx,
   strategies: TierStrategy<Ctx, R>[],
   onAttempt: (attempt: TierAttempt) => void,
   outerSignal?: AbortSignal,
+  options: LadderOptions<R> = {},
 ): Promise<LadderResult<R>> {
   const ladderId = randomBytes(6).toString('hex');
   const started = performance.now();
@@ -89,6 +101,11 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
         strategy.attempt(ctx, abort.signal, (t) => { target = t; }).then(
           (link) => {
             running--;
+            if (winner && isRelayTier(winner.tier) && !isRelayTier(strategy.tier) && options.onUpgrade && !abort.signal.aborted) {
+              record(strategy.tier, 'ok', `upgraded from ${winner.tier}${target ? `: connected to ${target}` : ''}`, target);
+              options.onUpgrade(strategy.tier, link);
+              return;
+            }
             if (winner || abort.signal.aborted) {
               link.channel.close();
               return;
@@ -96,13 +113,15 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
             winner = { tier: strategy.tier, link, attempts, ms: Math.round(performance.now() - started) };
             record(strategy.tier, 'ok', target ? `connected to ${target}` : 'connected', target);
             clearTimeout(headTimer);
-            abort.abort(new EngineError('SUPERSEDED', 'another tier connected first'));
+            // A relay wins only for now: direct attempts go on and may upgrade it.
+            if (!(isRelayTier(strategy.tier) && options.onUpgrade)) abort.abort(new EngineError('SUPERSEDED', 'another tier connected first'));
             resolve(winner);
           },
           (err) => {
             running--;
             if (winner) {
-              record(strategy.tier, 'skipped', `stopped: ${strategy.tier === winner.tier ? 'duplicate' : `${winner.tier} connected first`}`, target);
+              if (isRelayTier(winner.tier) && !abort.signal.aborted) record(strategy.tier, 'failed', errorMessage(err), target);
+              else record(strategy.tier, 'skipped', `stopped: ${strategy.tier === winner.tier ? 'duplicate' : `${winner.tier} connected first`}`, target);
               return;
             }
             if (abort.signal.aborted) {

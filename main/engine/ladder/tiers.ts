@@ -29,9 +29,11 @@ export interface Knobs {
   directTimeoutMs: number;
   /** @default 8000 */
   reverseTimeoutMs: number;
+  /** While relayed, how often to try the direct tiers again. @default 60000 */
+  upgradeIntervalMs: number;
 }
 
-export const DEFAULT_KNOBS: Knobs = { disabledTiers: new Set(), lanTimeoutMs: 1500, directTimeoutMs: 4000, reverseTimeoutMs: 8000 };
+export const DEFAULT_KNOBS: Knobs = { disabledTiers: new Set(), lanTimeoutMs: 1500, directTimeoutMs: 4000, reverseTimeoutMs: 8000, upgradeIntervalMs: 60_000 };
 
 export interface DialContext {
   identity: Identity;
@@ -52,6 +54,8 @@ export interface DialContext {
   replies: SignalReplies;
   /** Our private addresses (as advertised). */
   hostAddresses: () => string[];
+  /** Called with a relay's limits when a relayed tier is used. */
+  onRelayLimits?: (limits: { maxBytes: number; maxDurationSec: number; maxBytesPerSec: number }) => void;
   /** What NAT discovery found about our network, when it has run. */
   localNat: { udp?: 'ok' | 'blocked' } | null;
 }

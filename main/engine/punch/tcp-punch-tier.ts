@@ -31,6 +31,7 @@ export function mappingCandidates(m: TcpMapping, hostAddresses: string[]): { ip:
 
 export const tcpPunchTier: TierStrategy<DialContext, Link> = {
   tier: 'tcp-punch',
+  headStartMs: 1000,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('tcp-punch')) return 'disabled by setting';
     if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to coordinate a punch';

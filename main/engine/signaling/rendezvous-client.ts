@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import {
   encodeMessage, parseServerMessage, REGISTER_CONTEXT, SIGNALING_VERSION,
-  type ClientMessage, type Endpoint, type Observed, type PeerInfo, type ServerMessage,
+  type ClientMessage, type Endpoint, type Observed, type PeerInfo, type RelayLimits, type ServerMessage,
 } from '../../wire/signaling.js';
 import { sign, type Identity } from '../identity/identity.js';
 import { Emitter } from '../util/emitter.js';
@@ -19,6 +19,7 @@ export interface RendezvousClientEvents extends Record<string, unknown> {
   disconnected: { reason: string };
   presence: { peer: PeerInfo; online: boolean };
   signal: { from: PeerInfo; body: Record<string, unknown> };
+  'relay-offer': { from: PeerInfo; circuit: string; token: string; limits: RelayLimits };
 }
 
 export interface RendezvousClientOptions {
@@ -112,6 +113,12 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       case 'signal':
         this.emit('signal', { from: msg.from, body: msg.body });
         return;
+      case 'relay-offer':
+        this.emit('relay-offer', { from: msg.from, circuit: msg.circuit, token: msg.token, limits: msg.limits });
+        return;
+      case 'relay-opened':
+        this.settle(msg.id, msg);
+        return;
       case 'invite-opened':
       case 'invite-resolved':
       case 'pong':
@@ -161,6 +168,20 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   async openInvite(): Promise<{ nameplate: number; expiresAt: number }> {
     const msg = await this.request<Extract<ServerMessage, { t: 'invite-opened' }>>((id) => ({ t: 'invite-open', id }));
     return { nameplate: msg.nameplate, expiresAt: msg.expiresAt };
+  }
+
+  /** Ask the server for a relay circuit to a peer; the peer gets a `relay-offer`. */
+  async openRelay(to: string): Promise<{ circuit: string; token: string; limits: RelayLimits }> {
+    const msg = await this.request<Extract<ServerMessage, { t: 'relay-opened' }>>((id) => ({ t: 'relay-open', id, to }));
+    return { circuit: msg.circuit, token: msg.token, limits: msg.limits };
+  }
+
+  /** The WebSocket URL of one end of a relay circuit. */
+  relayUrl(circuit: string, token: string): string {
+    const url = new URL(this.opts.url);
+    url.pathname = `/relay/${circuit}`;
+    url.search = `?token=${token}`;
+    return url.toString();
   }
 
   closeInvite(nameplate: number): void {

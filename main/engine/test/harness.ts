@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PosternNode, type NodeOptions } from '../node.js';
-import { startRendezvous, type RendezvousServer } from '../../rendezvous/server.js';
+import { startRendezvous, type RendezvousOptions, type RendezvousServer } from '../../rendezvous/server.js';
 
 export async function tempDir(prefix = 'postern-test-'): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -18,9 +18,9 @@ export interface Pair {
   close(): Promise<void>;
 }
 
-export async function startNodes(opts: { alice?: Partial<NodeOptions>; bob?: Partial<NodeOptions> } = {}): Promise<Pair> {
+export async function startNodes(opts: { alice?: Partial<NodeOptions>; bob?: Partial<NodeOptions>; rendezvous?: Partial<RendezvousOptions> } = {}): Promise<Pair> {
   const dir = await tempDir();
-  const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0 });
+  const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0, relay: true, ...opts.rendezvous });
   const make = (name: string, extra: Partial<NodeOptions> = {}) => new PosternNode({
     dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name,
     rendezvous: [rendezvous.url], discovery: false, ...extra,
