@@ -136,6 +136,35 @@ test('crc32 matches the standard check value', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
 });
 
+// Captured in the lab from coturn 4.6.1 (turnserver --stun-only, two listening IPs: RFC 5780), for
+// Binding requests from 90.16.0.101:49994 to 85.10.0.10:3490 (e2e/lab/nat-discovery.test.ts runs the same setup).
+const COTURN = {
+  binding: hex('010100502112a442b7e7a701bc34d686fa87df01002000080001e2587b02a427000100080001c34a5a100065802b000800010da2550a000a802c000800010da3550a001480220014436f7475726e2d342e362e312027476f72737427802800049b76d887'),
+  changePort: hex('010100482112a442b7e7a701bc34d686fa87df02002000080001e2587b02a427000100080001c34a5a100065802b000800010da3550a000a802c000800010da3550a001480220014436f7475726e2d342e362e312027476f72737427'),
+  changeBoth: hex('010100482112a442b7e7a701bc34d686fa87df03002000080001e2587b02a427000100080001c34a5a100065802b000800010da3550a0014802c000800010da3550a001480220014436f7475726e2d342e362e312027476f72737427'),
+  unknownAttribute: hex('011100442112a442b7e7a701bc34d686fa87df040009001800000414556e6b6e6f776e20417474726962757465000000000a00027777000080220014436f7475726e2d342e362e312027476f72737427802800041a1645d7'),
+};
+
+test('coturn answers: XOR-MAPPED, MAPPED, RESPONSE-ORIGIN, OTHER-ADDRESS, SOFTWARE, FINGERPRINT; 420 with UNKNOWN-ATTRIBUTES', () => {
+  const seen = { family: 'IPv4', ip: '90.16.0.101', port: 49994 };
+  const b = parseStun(COTURN.binding);
+  assert.equal(b.cls, 'success');
+  assert.deepEqual(b.xorMappedAddress, seen);
+  assert.deepEqual(b.mappedAddress, seen);
+  assert.deepEqual(b.responseOrigin, { family: 'IPv4', ip: '85.10.0.10', port: 3490 });
+  assert.deepEqual(b.otherAddress, { family: 'IPv4', ip: '85.10.0.20', port: 3491 });
+  assert.equal(b.software, "Coturn-4.6.1 'Gorst'");
+  assert.equal(b.hasFingerprint, true);
+  // Answers to CHANGE-REQUEST come from elsewhere and say so in RESPONSE-ORIGIN (coturn leaves out FINGERPRINT here).
+  assert.deepEqual(parseStun(COTURN.changePort).responseOrigin, { family: 'IPv4', ip: '85.10.0.10', port: 3491 });
+  assert.deepEqual(parseStun(COTURN.changeBoth).responseOrigin, { family: 'IPv4', ip: '85.10.0.20', port: 3491 });
+  assert.equal(isStunPacket(COTURN.changeBoth), true);
+  const e = parseStun(COTURN.unknownAttribute);
+  assert.equal(e.cls, 'error');
+  assert.deepEqual(e.errorCode, { code: 420, reason: 'Unknown Attribute' });
+  assert.deepEqual(e.unknownAttributes, [0x7777]);
+});
+
 // ---- hostile input ---------------------------------------------------------------
 
 function rejects(buf: Buffer, code: StunErrorCode): void {

@@ -274,7 +274,7 @@ function decodeAttribute(msg: StunMessage, type: number, value: Buffer, txid: Bu
       const hundreds = (value[2] as number) & 7;
       const number = value[3] as number;
       if (hundreds < 3 || hundreds > 6 || number > 99) throw new StunParseError('BAD_ATTRIBUTE', `ERROR-CODE class ${hundreds} number ${number}`);
-      msg.errorCode = { code: hundreds * 100 + number, reason: value.subarray(4).toString('utf8') };
+      msg.errorCode = { code: hundreds * 100 + number, reason: value.subarray(4).toString('utf8').replace(/\0+$/, '') };
       return;
     }
     case STUN_ATTR.UNKNOWN_ATTRIBUTES: {

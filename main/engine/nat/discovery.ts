@@ -53,7 +53,7 @@ const sameEndpoint = (a: HostPort | null | undefined, b: HostPort | null | undef
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 export function interfaceAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => !a.internal).map((a) => a.address));
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
 }
 
 /** A global unicast IPv6 address (2000::/3): not loopback, link-local, ULA or v4-mapped. */
@@ -228,19 +228,24 @@ interface Facts {
   ipv6: Ipv6Facts | null;
 }
 
-function cgnatOf(f: Facts): string | null {
-  const pub = f.mapped?.ip;
+function cgnatOf(pub: string | null | undefined, locals: string[], gw: string | null): string | null {
   if (pub && isCgnatIp(pub)) return `the STUN server sees ${pub}, an address from the carrier-grade NAT range 100.64.0.0/10`;
-  const local = f.locals.find(isCgnatIp);
+  const local = locals.find(isCgnatIp);
   if (local) return `this computer's address ${local} is in the carrier-grade NAT range 100.64.0.0/10`;
-  const gw = f.gatewayExternalIp;
   if (gw && isCgnatIp(gw)) return `your router's external address ${gw} is in the carrier-grade NAT range 100.64.0.0/10 (RFC 6598)`;
   if (gw && pub && isIPv4(gw) && gw !== '0.0.0.0' && gw !== pub) return `your router says its external address is ${gw}, but the internet sees ${pub}: another NAT sits between them`;
   return null;
 }
 
+/** Adds the gateway's external address (known only after discovery, say from the port mapper) and re-judges CGNAT. */
+export function applyGatewayExternalIp(d: NatDiscovery, gatewayExternalIp: string | null): NatDiscovery {
+  const cgnatReason = d.cgnatReason ?? cgnatOf(d.publicIp, [], gatewayExternalIp);
+  const described = describeNat({ udp: d.udp, natted: d.natted, mapping: d.mapping, filtering: d.filtering, allocation: d.allocation, ...(d.portDelta !== undefined ? { portDelta: d.portDelta } : {}), cgnat: cgnatReason !== null });
+  return { ...d, gatewayExternalIp, cgnat: cgnatReason !== null, cgnatReason, ...described };
+}
+
 function finish(f: Facts): NatDiscovery {
-  const cgnatReason = cgnatOf(f);
+  const cgnatReason = cgnatOf(f.mapped?.ip, f.locals, f.gatewayExternalIp);
   const d = describeNat({ udp: f.udp, natted: f.natted, mapping: f.mapping, filtering: f.filtering, allocation: f.alloc.allocation, ...(f.alloc.portDelta !== undefined ? { portDelta: f.alloc.portDelta } : {}), cgnat: cgnatReason !== null });
   return {
     udp: f.udp,
