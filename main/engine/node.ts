@@ -37,6 +37,9 @@ import { TransferManager } from './transfer/transfer-manager.js';
 import { scanPaths } from './transfer/scan.js';
 import type { IncomingOfferPayload, TransferInfo } from '../../shared/domain/transfer.js';
 import { EngineError, errorMessage, toErrorData } from './errors.js';
+import { discoverNat } from './nat/discovery.js';
+import { predictedCandidates } from './punch/prediction.js';
+import type { NatDiscovery } from '../../shared/domain/nat.js';
 
 export const DEFAULT_RENDEZVOUS_PORT = 47470;
 
@@ -79,6 +82,7 @@ export interface NodeEvents extends Record<string, unknown> {
   'nearby-request': NearbyRequest;
   rendezvous: { url: string; connected: boolean; observedIp: string | null; reason?: string };
   session: { peerId: string; up: boolean; link?: Link };
+  nat: NatDiscovery;
 }
 
 interface PendingInvite { nameplate: number; password: string; expiresAt: number; resolve: (p: PairedEvent) => void; reject: (e: Error) => void }
@@ -99,7 +103,10 @@ export class PosternNode extends Emitter<NodeEvents> {
   udp: UdpSocket | null = null;
   /** Our public UDP address(es) as STUN saw them (server-reflexive candidates). */
   srflx: { ip: string; port: number }[] = [];
-  localNat: { udp?: 'ok' | 'blocked' } | null = null;
+  /** What NAT discovery found (null until it has run, or when it could not). */
+  nat: NatDiscovery | null = null;
+  /** Settles when the first NAT discovery has finished (or was skipped). */
+  natReady: Promise<void> = Promise.resolve();
   private sessions = new Map<string, Session>();
   private connecting = new Map<string, Promise<Session>>();
   private connections = new Map<string, ConnectionInfo>();
@@ -157,6 +164,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
     this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.onRelayOffer(from, circuit, token));
     await this.rendezvous.start();
+    this.natReady = this.discoverNat();
     if (this.opts.discovery !== false) await this.startDiscovery(url);
   }
 
@@ -175,11 +183,25 @@ export class PosternNode extends Emitter<NodeEvents> {
     throw new EngineError('UDP_BIND_FAILED', 'Could not open a UDP port.');
   }
 
+  /** RFC 5780-style NAT discovery against the rendezvous's STUN servers (bounded to ~3 s). */
+  private async discoverNat(): Promise<void> {
+    const servers = this.rendezvous?.stunServers ?? [];
+    if (!this.udp || servers.length === 0) return;
+    try {
+      this.nat = await discoverNat({ socket: this.udp, servers, software: 'Postern' });
+      if (this.nat.publicIp && this.nat.publicPort && this.nat.natted) this.srflx = [{ ip: this.nat.publicIp, port: this.nat.publicPort }];
+      this.rendezvous?.update(this.name, this.endpoint());
+      this.emit('nat', this.nat);
+    } catch (err) {
+      this.log(`NAT discovery failed: ${errorMessage(err)}`);
+    }
+  }
+
   udpCandidates(): { ip: string; port: number }[] {
     if (!this.udp) return [];
     const port = this.udp.port;
     const host = this.hostAddresses().map((ip) => ({ ip, port }));
-    return [...host, ...this.srflx];
+    return [...host, ...this.srflx, ...predictedCandidates(this.nat)];
   }
 
   private async resolveRendezvousUrl(): Promise<string> {
@@ -327,6 +349,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       udp: this.udp,
       request: req,
       localCandidates: this.udpCandidates(),
+      localNat: this.nat,
       sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
       waitGo: () => this.waitPunchGo(key),
       onStream: (stream) => {
@@ -344,7 +367,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
-      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.localNat,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.nat, natReady: this.natReady,
       hostAddresses: () => this.hostAddresses(),
     };
   }

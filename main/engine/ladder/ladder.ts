@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectedTier, TierAttempt } from '../../../shared/domain/connection.js';
 import type { FramedChannel } from '../channel/framed-channel.js';
-import { EngineError, errorMessage } from '../errors.js';
+import { EngineError, errorCode, errorMessage } from '../errors.js';
 
 export interface TierStrategy<Ctx, R extends { channel: FramedChannel } = { channel: FramedChannel }> {
   tier: ConnectedTier;
@@ -39,6 +39,9 @@ export interface LadderOptions<R> {
   onUpgrade?: (tier: ConnectedTier, link: R) => void;
 }
 
+/** Failure codes that explain a whole failed ladder, in order of precedence. */
+const DECISIVE_CODES = ['DOUBLE_RANDOM'];
+
 const RELAY_TIERS: ReadonlySet<ConnectedTier> = new Set(['server-relay', 'peer-relay']);
 export const isRelayTier = (tier: ConnectedTier | string | null | undefined): boolean => !!tier && RELAY_TIERS.has(tier as ConnectedTier);
 
@@ -53,6 +56,7 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
   const started = performance.now();
   const startedAt = Date.now();
   const attempts: TierAttempt[] = [];
+  const failureCodes = new Set<string>();
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(outerSignal?.reason);
   outerSignal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -73,7 +77,9 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
       const finishIfDone = () => {
         if (winner || running > 0 || next < strategies.length) return;
         const reasons = attempts.filter((a) => a.state === 'failed').map((a) => `${a.tier}: ${a.reason}`);
-        reject(new EngineError('ALL_TIERS_FAILED', reasons.length ? `No way through to the other device. ${reasons.join('; ')}.` : 'No connection method applies to this device.'));
+        // A verdict that explains everything (e.g. two random NATs) becomes the error's code.
+        const code = DECISIVE_CODES.find((c) => failureCodes.has(c)) ?? 'ALL_TIERS_FAILED';
+        reject(new EngineError(code, reasons.length ? `No way through to the other device. ${reasons.join('; ')}.` : 'No connection method applies to this device.'));
       };
 
       const startNext = () => {
@@ -130,6 +136,7 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
               return;
             }
             record(strategy.tier, 'failed', errorMessage(err), target);
+            failureCodes.add(errorCode(err));
             // A failure hands over to the next tier at once, head start or not.
             if (next < strategies.length) startNext();
             else finishIfDone();

@@ -19,6 +19,7 @@ import { formatHostPort, isPrivateIp } from '../net/addresses.js';
 import { EngineError, errorMessage } from '../errors.js';
 import type { UdpSocket } from '../net/udp-socket.js';
 import type { SignalReplies } from '../punch/signals.js';
+import type { NatDiscovery } from '../../../shared/domain/nat.js';
 
 export interface Knobs {
   /** Tiers never tried (debug knob: force a fallback path in tests). */
@@ -57,7 +58,9 @@ export interface DialContext {
   /** Called with a relay's limits when a relayed tier is used. */
   onRelayLimits?: (limits: { maxBytes: number; maxDurationSec: number; maxBytesPerSec: number }) => void;
   /** What NAT discovery found about our network, when it has run. */
-  localNat: { udp?: 'ok' | 'blocked' } | null;
+  localNat: NatDiscovery | null;
+  /** Settles when NAT discovery has run (punching needs its public address). */
+  natReady: Promise<void>;
 }
 
 type Strategy = TierStrategy<DialContext, Link>;

@@ -20,14 +20,21 @@ import { formatHostPort } from '../net/addresses.js';
 import type { UdpSocket } from '../net/udp-socket.js';
 import type { UDXStream } from 'udx-native';
 import { z } from 'zod';
+import type { NatDiscovery } from '../../../shared/domain/nat.js';
+import { isDoubleRandom } from './prediction.js';
 
 const Addr = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) });
+/** What each side says about its NAT, so both can tell a hopeless punch at once. */
+const NatHint = z.object({ mapping: z.string().max(40), allocation: z.string().max(40) }).optional();
+const DOUBLE_RANDOM = 'both routers pick a new random port for every destination, so no hole punch can meet (a relay is needed)';
 export const PunchRequestSchema = z.object({
   k: z.literal('punch'), reqId: z.string().max(64), token: z.string().regex(/^[0-9a-f]{32}$/),
   streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512),
-  purpose: z.enum(['session', 'pair', 'nearby']), nameplate: z.number().int().optional(),
+  purpose: z.enum(['session', 'pair', 'nearby']), nameplate: z.number().int().optional(), nat: NatHint,
 });
-export const PunchAckSchema = z.object({ k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512) });
+export const PunchAckSchema = z.object({ k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512), nat: NatHint });
+
+const hintOf = (nat: NatDiscovery | null) => (nat ? { mapping: nat.mapping, allocation: nat.allocation } : undefined);
 
 export function newStreamId(): number {
   return randomBytes(4).readUInt32BE(0) || 1;
@@ -42,23 +49,29 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     if (ctx.knobs.disabledTiers.has('udp-punch')) return 'disabled by setting';
     if (!ctx.udp) return 'no UDP socket (UDP is off on this device)';
     if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to coordinate a punch';
-    if (ctx.localNat?.udp === 'blocked') return 'UDP does not get out of this network';
+    if (ctx.localNat?.udp === 'blocked') return 'UDP does not get out of this network (no STUN answer)';
     return null;
   },
   async attempt(ctx, signal, report) {
     const udp = ctx.udp as UdpSocket;
+    // Our public address comes from NAT discovery, which runs at start (≤ 3 s).
+    await Promise.race([ctx.natReady, new Promise((r) => setTimeout(r, 3000))]);
+    if (ctx.localNat?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
     const reqId = randomBytes(8).toString('hex');
     const token = randomBytes(16);
     const streamId = newStreamId();
     const started = performance.now();
     const reply = ctx.replies.wait(ctx.target.peerId, reqId, 4000, signal);
     const body: Record<string, unknown> = { k: 'punch', reqId, token: token.toString('hex'), streamId, candidates: ctx.udpCandidates(), purpose: ctx.purpose };
+    const hint = hintOf(ctx.localNat);
+    if (hint) body.nat = hint;
     if (ctx.nameplate !== undefined) body.nameplate = ctx.nameplate;
     ctx.rendezvous?.signal(ctx.target.peerId, body);
     const raw = await reply;
-    if (raw.k === 'punch-fail') throw new EngineError('PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
+    if (raw.k === 'punch-fail') throw new EngineError(raw.code === 'DOUBLE_RANDOM' ? 'DOUBLE_RANDOM' : 'PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
     const ack = PunchAckSchema.safeParse(raw);
     if (!ack.success) throw new EngineError('PROTOCOL_ERROR', 'the other device answered the punch request with nonsense');
+    if (isDoubleRandom(ctx.localNat, ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
     const rtt = performance.now() - started;
     ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId });
     await new Promise((r) => setTimeout(r, rtt / 2));
@@ -85,12 +98,17 @@ export function answerPunch(opts: {
   udp: UdpSocket;
   request: z.infer<typeof PunchRequestSchema>;
   localCandidates: { ip: string; port: number }[];
+  localNat: NatDiscovery | null;
   sendSignal: (body: Record<string, unknown>) => void;
   waitGo: () => Promise<unknown>;
   onStream: (stream: UDXStream) => void;
   log: (line: string) => void;
 }): void {
   const { udp, request } = opts;
+  if (isDoubleRandom(request.nat, opts.localNat)) {
+    opts.sendSignal({ k: 'punch-fail', reqId: request.reqId, code: 'DOUBLE_RANDOM', reason: DOUBLE_RANDOM });
+    return;
+  }
   const heard = new Set<string>();
   const streamId = newStreamId();
   const stream: UDXStream = udp.udx.createStream(streamId, {
@@ -104,7 +122,8 @@ export function answerPunch(opts: {
   });
   stream.on('error', () => {});
   opts.onStream(stream);
-  opts.sendSignal({ k: 'punch-ack', reqId: request.reqId, streamId, candidates: opts.localCandidates });
+  const hint = hintOf(opts.localNat);
+  opts.sendSignal({ k: 'punch-ack', reqId: request.reqId, streamId, candidates: opts.localCandidates, ...(hint ? { nat: hint } : {}) });
   const token = Buffer.from(request.token, 'hex');
   opts.waitGo().then(
     () => punchUdp({ socket: udp, token, candidates: toPunch(request.candidates), heard }),

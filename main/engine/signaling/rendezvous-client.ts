@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import {
   encodeMessage, parseServerMessage, REGISTER_CONTEXT, SIGNALING_VERSION,
-  type ClientMessage, type Endpoint, type Observed, type PeerInfo, type RelayLimits, type ServerMessage,
+  type ClientMessage, type Endpoint, type Observed, type PeerInfo, type RelayLimits, type ServerMessage, type StunEndpoint,
 } from '../../wire/signaling.js';
 import { sign, type Identity } from '../identity/identity.js';
 import { Emitter } from '../util/emitter.js';
 import { EngineError } from '../errors.js';
 
 export interface RendezvousClientEvents extends Record<string, unknown> {
-  registered: { observed: Observed };
+  registered: { observed: Observed; stun: StunEndpoint[] };
   disconnected: { reason: string };
   presence: { peer: PeerInfo; online: boolean };
   signal: { from: PeerInfo; body: Record<string, unknown> };
@@ -46,6 +46,8 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private endpoint: Endpoint;
   observed: Observed | undefined;
   registered = false;
+  /** STUN servers the rendezvous offers (from its `registered` message). */
+  stunServers: StunEndpoint[] = [];
 
   constructor(private readonly opts: RendezvousClientOptions) {
     super();
@@ -105,7 +107,8 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         this.backoffMs = 250;
         this.observed = msg.observed;
         if (this.watching.length) this.send({ t: 'watch', peers: this.watching });
-        this.emit('registered', { observed: msg.observed });
+        this.stunServers = msg.stun ?? [];
+        this.emit('registered', { observed: msg.observed, stun: this.stunServers });
         return;
       case 'presence':
         this.emit('presence', { peer: msg.peer, online: msg.online });
