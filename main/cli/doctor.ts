@@ -189,7 +189,8 @@ function human(r: { rendezvous: string | null; rendezvousNote: string | null; tc
   rows.push(['Double NAT', r.doubleNat ? `yes: the router's external address is ${gw?.externalIp ?? nat.gatewayExternalIp}, the internet sees ${nat.publicIp}` : 'not detected']);
   if (gw) {
     const speaks = Object.entries(gw.protocols).filter(([, p]) => p.available).map(([k]) => k.toUpperCase());
-    rows.push(['Router', `${gw.upnp ? `${gw.upnp.manufacturer} ${gw.upnp.modelName} `.trim() + ' ' : ''}at ${gw.gateway ?? '?'}; port mapping: ${speaks.length ? speaks.join(', ') : 'none answered'}${gw.externalIp ? `; says its external address is ${gw.externalIp}` : ''}`]);
+    const model = gw.upnp ? (gw.upnp.modelName.startsWith(gw.upnp.manufacturer) ? gw.upnp.modelName : `${gw.upnp.manufacturer} ${gw.upnp.modelName}`).trim() : '';
+    rows.push(['Router', `${model ? `${model} ` : ''}at ${gw.gateway ?? '?'}; port mapping: ${speaks.length ? speaks.join(', ') : 'none answered'}${gw.externalIp ? `; says its external address is ${gw.externalIp}` : ''}`]);
   } else {
     rows.push(['Router', r.gatewayNote]);
   }

@@ -126,7 +126,8 @@ function distinct(list: HostPort[]): HostPort[] {
 }
 
 function localFor(mapped: HostPort, locals: string[]): string {
-  return locals.includes(mapped.ip) ? mapped.ip : (locals.find(isIPv4) ?? '0.0.0.0');
+  // The socket listens on every address; name the first real one (not loopback) as the local side of the mapping.
+  return locals.includes(mapped.ip) ? mapped.ip : (locals.find((ip) => isIPv4(ip) && !ip.startsWith('127.')) ?? locals.find(isIPv4) ?? '0.0.0.0');
 }
 
 async function probeMapping(targets: HostPort[], open: (f: 4 | 6) => Promise<ProbeSocket>, timeoutMs: number, software?: string): Promise<{ mapped: (HostPort | null)[]; localPort: number }> {
