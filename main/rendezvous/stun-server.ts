@@ -261,7 +261,8 @@ export const DEFAULT_STUN_PORT = 3478;
 /**
  * The rendezvous's STUN, with its defaults: port 3478, or a free port when the
  * rendezvous itself is on loopback or a free port (tests). `stunPort: null`
- * turns it off. A default port that is taken only logs; an explicit one throws.
+ * turns it off. A default port that is taken only logs; an explicit port or an
+ * alternate address that cannot be served throws.
  */
 export async function startRendezvousStun(o: {
   host: string; httpPort: number; stunPort?: number | null; altAddress?: string; stunAddresses?: string[]; log?: (line: string) => void;
@@ -277,7 +278,7 @@ export async function startRendezvousStun(o: {
       ...(o.log ? { log: o.log } : {}),
     });
   } catch (err) {
-    if (o.stunPort !== undefined) throw err;
+    if (o.stunPort !== undefined || o.altAddress) throw err; // asked for explicitly: say so
     o.log?.(`STUN is off: ${(err as Error).message}`);
     return null;
   }
