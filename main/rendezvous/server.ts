@@ -21,6 +21,7 @@ import { peerIdFromPublicKey } from '../engine/identity/peer-id.js';
 import { InviteBook } from './invites.js';
 import { Relay, type RelayOptions } from './relay.js';
 import { startRendezvousStun, type StunServer } from './stun-server.js';
+import { ReachabilityChecker, type ReachabilityOptions } from './reachability.js';
 
 export interface RendezvousOptions {
   host?: string;
@@ -39,6 +40,10 @@ export interface RendezvousOptions {
   log?: (line: string) => void;
   /** Relay circuits between peers (off unless asked for; `true` for defaults). */
   relay?: boolean | RelayOptions;
+  /** Where reachability checks (`reach-check`) come from: a second address of this server that nodes do not contact. @default altAddress */
+  checkFromAddress?: string;
+  /** Reachability checks: rate limits and timeouts, or false to refuse them. @default on */
+  reachability?: false | ReachabilityOptions;
 }
 
 export interface RendezvousServer {
@@ -102,6 +107,8 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_SIGNAL_BYTES });
   const relay = opts.relay ? new Relay(opts.relay === true ? {} : opts.relay) : null;
+  const checkFrom = opts.checkFromAddress ?? opts.altAddress;
+  const reach = opts.reachability === false ? null : new ReachabilityChecker({ ...(opts.reachability ?? {}), ...(checkFrom ? { checkFromAddress: checkFrom } : {}) });
   http.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
     if (relay?.handleUpgrade(req, socket, head)) return;
@@ -215,6 +222,24 @@ export async function startRendezvous(opts: RendezvousOptions = {}): Promise<Ren
       case 'ping':
         send(client, { t: 'pong', id: msg.id });
         return;
+      case 'reach-check': {
+        // Only ever the requester's own observed address: never one named in the message.
+        const refused = reach ? reach.admit(client, client.observed.ip) : 'This rendezvous server does not run reachability checks.';
+        if (refused || !reach) {
+          send(client, { t: 'error', id: msg.id, code: reach ? 'RATE_LIMITED' : 'REACH_OFF', message: refused ?? '' });
+          return;
+        }
+        const observedIp = client.observed.ip;
+        void reach.check(observedIp, { ...(msg.tcpPort ? { tcpPort: msg.tcpPort } : {}), ...(msg.udpPort ? { udpPort: msg.udpPort } : {}) }).then((r) => {
+          send(client, {
+            t: 'reach-result', id: msg.id, observedIp, ...(r.from ? { from: r.from } : {}),
+            ...(r.tcp ? { tcp: r.tcp.state, tcpMs: r.tcp.ms, tcpDetail: r.tcp.detail.slice(0, 200) } : {}),
+            ...(r.udp ? { udp: r.udp.state, udpMs: r.udp.ms, udpDetail: r.udp.detail.slice(0, 200) } : {}),
+          });
+          log(`reach-check ${client.peerId?.slice(0, 8)} ${observedIp}: tcp ${r.tcp?.state ?? '-'} udp ${r.udp?.state ?? '-'}`);
+        }, (err: Error) => log(`reach-check failed: ${err.message}`));
+        return;
+      }
       case 'relay-open': {
         const target = peers.get(msg.to);
         const allowed = target && (mutual(client, target) || client.resolvedInvites.has(msg.to));

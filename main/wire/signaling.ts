@@ -64,6 +64,10 @@ export type PeerInfo = z.infer<typeof PeerInfoSchema>;
 
 const body = z.record(z.string(), z.unknown());
 
+/** Reachability check results (main/rendezvous/reachability.ts). */
+export const ReachStateSchema = z.enum(['reachable', 'filtered', 'no-answer', 'closed']);
+export type ReachState = z.infer<typeof ReachStateSchema>;
+
 export const ClientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('register'), v: z.literal(SIGNALING_VERSION), publicKey: hex(32), sig: hex(64), name: z.string().max(64), endpoint: EndpointSchema }),
   z.object({ t: z.literal('update'), name: z.string().max(64), endpoint: EndpointSchema }),
@@ -73,6 +77,8 @@ export const ClientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('invite-resolve'), id: z.string().max(64), nameplate: z.number().int().min(0).max(1e9) }),
   z.object({ t: z.literal('signal'), id: z.string().max(64).optional(), to: peerId, body }),
   z.object({ t: z.literal('ping'), id: z.string().max(64) }),
+  /** Ask the server to dial back our TCP port and probe our UDP port at the address it observes for us. */
+  z.object({ t: z.literal('reach-check'), id: z.string().max(64), tcpPort: port.optional(), udpPort: port.optional() }),
   /** Ask the server to relay to a peer (both ends then connect to /relay/<circuit>). */
   z.object({ t: z.literal('relay-open'), id: z.string().max(64), to: peerId }),
 ]);
@@ -86,6 +92,14 @@ export const ServerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('invite-resolved'), id: z.string(), peer: PeerInfoSchema }),
   z.object({ t: z.literal('signal'), from: PeerInfoSchema, body }),
   z.object({ t: z.literal('pong'), id: z.string() }),
+  z.object({
+    t: z.literal('reach-result'), id: z.string(), tcp: ReachStateSchema.optional(), udp: ReachStateSchema.optional(),
+    /** The address that was checked: the requester's, as the server observes it. */
+    observedIp: ip,
+    /** The server address the checks came from (one the requester has not contacted, when the server has two). */
+    from: ip.optional(),
+    tcpMs: z.number().optional(), udpMs: z.number().optional(), tcpDetail: z.string().max(200).optional(), udpDetail: z.string().max(200).optional(),
+  }),
   z.object({ t: z.literal('error'), id: z.string().optional(), code: z.string().max(64), message: z.string().max(1000) }),
   z.object({ t: z.literal('relay-opened'), id: z.string(), circuit: z.string().regex(/^[0-9a-f]{32}$/), token: hex(32), limits: RelayLimitsSchema }),
   z.object({ t: z.literal('relay-offer'), from: PeerInfoSchema, circuit: z.string().regex(/^[0-9a-f]{32}$/), token: hex(32), limits: RelayLimitsSchema }),
@@ -111,3 +125,31 @@ function parseWith<T>(schema: z.ZodType<T>, data: string | Uint8Array): ParseRes
 export const parseClientMessage = (data: string | Uint8Array) => parseWith(ClientMessageSchema, data);
 export const parseServerMessage = (data: string | Uint8Array) => parseWith(ServerMessageSchema, data);
 export const encodeMessage = (msg: ClientMessage | ServerMessage): string => JSON.stringify(msg);
+
+// ---- reachability UDP probe -------------------------------------------------
+// The rendezvous sends PROBE (4-byte magic "PRCQ" + 16-byte token) to a node's
+// UDP port; the node's UDP socket answers with "PRCA" + the same token to the
+// sender. Same size both ways: no amplification.
+
+const REACH_PROBE = Buffer.from('PRCQ');
+const REACH_ANSWER = Buffer.from('PRCA');
+export const REACH_PROBE_BYTES = 20;
+
+export function encodeReachProbe(token: Uint8Array): Buffer {
+  if (token.byteLength !== 16) throw new RangeError('a reachability probe token has 16 bytes');
+  return Buffer.concat([REACH_PROBE, token]);
+}
+
+/** For a node's UDP socket: the answer to send back when `datagram` is a reachability probe, else null. */
+export function reachProbeAnswer(datagram: Uint8Array): Buffer | null {
+  if (datagram.byteLength !== REACH_PROBE_BYTES) return null;
+  const b = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  if (!b.subarray(0, 4).equals(REACH_PROBE)) return null;
+  return Buffer.concat([REACH_ANSWER, b.subarray(4)]);
+}
+
+export function isReachAnswer(datagram: Uint8Array, token: Uint8Array): boolean {
+  if (datagram.byteLength !== REACH_PROBE_BYTES) return false;
+  const b = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  return b.subarray(0, 4).equals(REACH_ANSWER) && b.subarray(4).equals(Buffer.from(token));
+}

@@ -125,6 +125,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       case 'invite-opened':
       case 'invite-resolved':
       case 'pong':
+      case 'reach-result':
         this.settle(msg.id, msg);
         return;
       case 'error':
@@ -152,7 +153,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     return true;
   }
 
-  private request<T extends ServerMessage>(make: (id: string) => ClientMessage): Promise<T> {
+  private request<T extends ServerMessage>(make: (id: string) => ClientMessage, timeoutMs?: number): Promise<T> {
     const id = randomBytes(8).toString('hex');
     return new Promise<T>((resolve, reject) => {
       if (!this.registered) {
@@ -162,7 +163,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new EngineError('RENDEZVOUS_TIMEOUT', 'The rendezvous server did not answer in time.'));
-      }, this.opts.requestTimeoutMs ?? 5000);
+      }, timeoutMs ?? this.opts.requestTimeoutMs ?? 5000);
       this.pending.set(id, { resolve: resolve as (m: ServerMessage) => void, reject, timer });
       this.send(make(id));
     });
@@ -194,6 +195,18 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   async resolveInvite(nameplate: number): Promise<PeerInfo> {
     const msg = await this.request<Extract<ServerMessage, { t: 'invite-resolved' }>>((id) => ({ t: 'invite-resolve', id, nameplate }));
     return msg.peer;
+  }
+
+  /**
+   * Ask the rendezvous to dial our TCP port back and probe our UDP port at the
+   * address it observes for us (main/rendezvous/reachability.ts): reachable,
+   * closed, filtered or no-answer. The UDP socket must answer probes with
+   * `reachProbeAnswer` (main/wire/signaling.ts).
+   */
+  async checkReachability(ports: { tcpPort?: number; udpPort?: number }, timeoutMs = 10_000): Promise<Extract<ServerMessage, { t: 'reach-result' }>> {
+    return this.request<Extract<ServerMessage, { t: 'reach-result' }>>((id) => ({
+      t: 'reach-check', id, ...(ports.tcpPort ? { tcpPort: ports.tcpPort } : {}), ...(ports.udpPort ? { udpPort: ports.udpPort } : {}),
+    }), timeoutMs);
   }
 
   async ping(): Promise<number> {
