@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { waitForLine } from './exec.js';
-import { Lab, labUnavailable, REPO_ROOT } from './lab.js';
+import { Lab, labCapabilities, labUnavailable, REPO_ROOT } from './lab.js';
 import type { SiteSpec } from './spec.js';
 import type { NatDiscovery, NatType } from '../../shared/domain/nat.js';
 
@@ -23,6 +23,8 @@ const skip = await labUnavailable();
 if (skip) console.log(`# NAT discovery lab tests skipped: ${skip}`);
 const coturn = ['/usr/bin/turnserver', '/usr/local/bin/turnserver'].find(existsSync);
 if (!skip && !coturn) console.log('# NAT discovery lab tests: turnserver (coturn) not installed, its test is skipped');
+const gateways = !skip && labCapabilities().gateways;
+if (!skip && !gateways) console.log('# NAT discovery lab tests: miniupnpd not installed, the router-facts test is skipped');
 
 interface Case {
   site: SiteSpec;
@@ -46,10 +48,13 @@ const CASES: Case[] = [
   { site: { name: 'cg', nat: 'full-cone', cgnat: true }, natType: 'port-restricted', mapping: 'endpoint-independent', filtering: 'address-and-port-dependent', cgnat: true },
 ];
 
-type Report = { event: string; nat: NatDiscovery; tcp: { ok: boolean; publicIp: string | null }; ms: number; publicIpv6: string | null };
+type Report = {
+  event: string; nat: NatDiscovery; tcp: { ok: boolean; publicIp: string | null }; ms: number; publicIpv6: string | null; doubleNat: boolean;
+  gateway: { externalIp: string | null; protocols: Record<string, { available: boolean }> } | null;
+};
 
-async function doctor(lab: Lab, host: string, args: string[]): Promise<Report> {
-  const r = await lab.exec(host, process.execPath, [POSTERN, 'doctor', '--json', '--no-gateway', ...args], { timeoutMs: 20_000, cwd: REPO_ROOT });
+async function doctor(lab: Lab, host: string, args: string[], askRouter = false): Promise<Report> {
+  const r = await lab.exec(host, process.execPath, [POSTERN, 'doctor', '--json', ...(askRouter ? [] : ['--no-gateway']), ...args], { timeoutMs: 20_000, cwd: REPO_ROOT });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{"event":"doctor"'));
   if (!line) throw new Error(`doctor on ${host} printed no report (exit ${r.code}): ${r.stdout.trim()} ${r.stderr.trim()}`);
   return JSON.parse(line) as Report;
@@ -60,7 +65,8 @@ describe('NAT discovery in the lab', { skip: skip ?? false, concurrency: true },
   let rendezvous: ChildProcess | undefined;
   const url = 'ws://85.10.0.10:443';
   before(async () => {
-    lab = await Lab.up({ sites: CASES.map((c) => c.site), reflector: false });
+    const routerSite: SiteSpec[] = gateways ? [{ name: 'gw', nat: 'port-restricted', gateway: ['upnp', 'natpmp'] }] : [];
+    lab = await Lab.up({ sites: [...CASES.map((c) => c.site), ...routerSite], reflector: false });
     const [s1, s2] = lab.serverAddresses;
     rendezvous = lab.spawn('server', process.execPath, [POSTERN, 'rendezvous', '--json', '--listen', `${s1}:443`, '--alt-address', s2, '--stun-address', lab.serverAddresses6[0]]);
     await waitForLine(rendezvous, (l) => l.includes('"listening"'), { timeoutMs: 20_000, what: 'rendezvous' });
@@ -105,6 +111,16 @@ describe('NAT discovery in the lab', { skip: skip ?? false, concurrency: true },
       assert.ok(n.ms < 3000, `discovery took ${n.ms} ms`);
     });
   }
+
+  test('with the router asked (UPnP, NAT-PMP): its external address is the public one, no double NAT', { skip: gateways ? false : 'miniupnpd is not installed' }, async () => {
+    const l = up();
+    const r = await doctor(l, 'gw1', ['--rendezvous', url], true);
+    assert.equal(r.nat.natType, 'port-restricted');
+    assert.equal(r.gateway?.externalIp, l.publicAddress('gw'));
+    assert.equal(r.gateway?.protocols.upnp?.available, true);
+    assert.equal(r.nat.cgnat, false);
+    assert.equal(r.doubleNat, false);
+  });
 
   test('against coturn, a third-party STUN server', { skip: coturn ? false : 'turnserver (coturn) is not installed' }, async () => {
     const l = up();
