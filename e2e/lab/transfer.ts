@@ -214,6 +214,10 @@ export interface RendezvousOptions {
   port?: number;
   address?: string;
   cli?: string[];
+  /** Relay circuits between peers (`postern rendezvous --relay`). @default false */
+  relay?: boolean;
+  /** Extra arguments for `postern rendezvous`. */
+  args?: string[];
 }
 
 /** Starts `postern rendezvous --listen ADDR:PORT` on the server (first public address, port 443 by default). */
@@ -222,7 +226,9 @@ export async function startRendezvous(lab: Lab, o: RendezvousOptions = {}): Prom
   const address = o.address ?? lab.serverAddresses[0];
   if (!o.cli && !existsSync(POSTERN_BIN)) throw new Error(`postern CLI not found (${POSTERN_BIN})`);
   const [cmd = process.execPath, ...cliArgs] = o.cli ?? [process.execPath, POSTERN_BIN];
-  const child = lab.spawn('server', cmd, [...cliArgs, 'rendezvous', '--listen', `${address}:${port}`]);
+  // The server's second address answers RFC 5780 STUN tests (NAT discovery).
+  const alt = o.cli ? [] : lab.serverAddresses.filter((a) => a !== address).slice(0, 1).flatMap((a) => ['--alt-address', a]);
+  const child = lab.spawn('server', cmd, [...cliArgs, 'rendezvous', '--listen', `${address}:${port}`, ...alt, ...(o.relay ? ['--relay'] : []), ...(o.args ?? [])]);
   let stderr = '';
   const keep = (d: Buffer): void => { stderr = (stderr + d.toString()).slice(-8192); };
   child.stderr?.on('data', keep);

@@ -19,7 +19,7 @@ const USAGE = `Usage:
   postern receive [--into DIR] [--rendezvous URL] [--json] CODE
   postern receive --from PEER [--into DIR]        wait for a paired device to send (or resume)
   postern contacts [--json]                        list paired devices
-  postern rendezvous --listen HOST:PORT            run a rendezvous server
+  postern rendezvous --listen HOST:PORT [--relay]  run a rendezvous server (and relay)
       [--stun-port N] [--alt-address IP] [--stun-address IP]... [--no-stun]
                                                    with STUN on N (3478); a second IP for NAT behaviour tests (RFC 5780)
   postern host [--port N]                          serve the app's UI on localhost
@@ -74,6 +74,15 @@ function exitOnSignals(cleanup: () => Promise<void>): void {
   process.once('SIGTERM', stop);
 }
 
+/** Every tier tried, with its result, reason and timing (the ladder, as it happens). */
+function reportAttempts(node: PosternNode, out: Output): void {
+  node.on('attempt', (a) => {
+    if (a.state === 'trying') return;
+    out.event('attempt', { tier: a.tier, state: a.state, reason: a.reason, ms: a.ms, ...(a.target ? { target: a.target } : {}) });
+  });
+  node.on('nat', (n) => out.event('nat', { natType: n.natType, publicIp: n.publicIp, mapping: n.mapping, filtering: n.filtering, allocation: n.allocation, ms: n.ms }));
+}
+
 /** Resolves with the transfer once it reaches a final state. Paused transfers wait for the peer to return. */
 function waitForTransfer(node: PosternNode, out: Output, match: (t: TransferInfo) => boolean): Promise<TransferInfo> {
   return new Promise((resolvePromise) => {
@@ -100,6 +109,7 @@ async function cmdSend(argv: string[]): Promise<number> {
   if (v.help || positionals.length === 0) { process.stdout.write(USAGE); return positionals.length ? 0 : 2; }
   const started = performance.now();
   const node = new PosternNode(nodeOptions(v));
+  reportAttempts(node, out);
   exitOnSignals(() => node.stop());
   try {
     await node.start();
@@ -147,6 +157,7 @@ async function cmdReceive(argv: string[]): Promise<number> {
   let expected: string | undefined;
   const into = resolve(v.into ?? process.cwd());
   const node = new PosternNode(nodeOptions(v, { downloadDir: into, autoAccept: (offer) => offer.transfer.peerId === expected }));
+  reportAttempts(node, out);
   exitOnSignals(() => node.stop());
   try {
     let connectMs: number | null = null;
@@ -198,16 +209,20 @@ async function cmdContacts(argv: string[]): Promise<number> {
 }
 
 async function cmdRendezvous(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: { listen: { type: 'string', default: '127.0.0.1:47470' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, 'stun-port': { type: 'string' }, 'alt-address': { type: 'string' }, 'stun-address': { type: 'string', multiple: true }, 'no-stun': { type: 'boolean', default: false } } });
+  const { values: v } = parseArgs({ args: argv, options: { listen: { type: 'string', default: '127.0.0.1:47470' }, json: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false }, 'stun-port': { type: 'string' }, 'alt-address': { type: 'string' }, 'stun-address': { type: 'string', multiple: true }, 'no-stun': { type: 'boolean', default: false }, relay: { type: 'boolean', default: false }, 'relay-max-mbps': { type: 'string' }, 'relay-max-circuits': { type: 'string' } } });
   const out = createOutput(v.json);
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(v.listen);
   if (!m) { out.error('BAD_ARGUMENT', `--listen takes HOST:PORT (for example 0.0.0.0:47470), not "${v.listen}".`); return 2; }
   const stunPort = v['no-stun'] ? null : v['stun-port'] === undefined ? undefined : Number(v['stun-port']);
   if (stunPort !== null && stunPort !== undefined && !(Number.isInteger(stunPort) && stunPort >= 0 && stunPort <= 65535)) { out.error('BAD_ARGUMENT', `--stun-port takes a port number (0: any free port), not "${v['stun-port']}".`); return 2; }
   const stunOpts = { ...(stunPort !== undefined ? { stunPort } : {}), ...(v['alt-address'] ? { altAddress: v['alt-address'] } : {}), ...(v['stun-address'] ? { stunAddresses: v['stun-address'] } : {}) };
-  const server = await startRendezvous({ host: m[1] as string, port: Number(m[2]), ...stunOpts, log: v.verbose ? (l) => process.stderr.write(`${l}\n`) : () => {} });
+  const relay = v.relay ? {
+    ...(v['relay-max-mbps'] ? { maxBytesPerSec: Math.round(Number(v['relay-max-mbps']) * 1e6 / 8) } : {}),
+    ...(v['relay-max-circuits'] ? { maxCircuitsPerPeer: Number(v['relay-max-circuits']) } : {}),
+  } : false;
+  const server = await startRendezvous({ host: m[1] as string, port: Number(m[2]), ...stunOpts, relay, log: v.verbose ? (l) => process.stderr.write(`${l}\n`) : () => {} });
   const stun = server.stun ? { primary: server.stun.primary, alternate: server.stun.alternate } : null;
-  out.event('listening', { url: server.url, host: server.host, port: server.port, stun }, `Rendezvous listening on ${server.host}:${server.port} (${server.url})${stun ? `; STUN on UDP/TCP ${stun.primary.port}${stun.alternate ? ` (RFC 5780 alternate ${stun.alternate.ip}:${stun.alternate.port})` : ''}` : ''}`);
+  out.event('listening', { url: server.url, host: server.host, port: server.port, stun, relay: !!server.relay }, `Rendezvous listening on ${server.host}:${server.port} (${server.url})${stun ? `; STUN on UDP/TCP ${stun.primary.port}${stun.alternate ? ` (RFC 5780 alternate ${stun.alternate.ip}:${stun.alternate.port})` : ''}` : ''}`);
   await new Promise<void>((res) => {
     const stop = () => res();
     process.once('SIGINT', stop);

@@ -38,8 +38,12 @@ import { scanPaths } from './transfer/scan.js';
 import type { IncomingOfferPayload, TransferInfo } from '../../shared/domain/transfer.js';
 import { EngineError, errorMessage, toErrorData } from './errors.js';
 import { discoverNat } from './nat/discovery.js';
+import { StunClient } from './nat/stun-client.js';
 import { predictedCandidates } from './punch/prediction.js';
 import type { NatDiscovery } from '../../shared/domain/nat.js';
+import type { PortMapper, PortMapState } from './portmap/port-mapper.js';
+import { answerReachProbes, createNodePortMapper, mappedEndpointCandidates, settleWithin, type NodePortMapping } from './portmap/integrate.js';
+import { withMappedTiers } from './ladder/mapped-tier.js';
 
 export const DEFAULT_RENDEZVOUS_PORT = 47470;
 
@@ -64,6 +68,8 @@ export interface NodeOptions {
   knobs?: Partial<Knobs>;
   /** Open the shared UDP socket (punching, STUN, UDX streams). @default true */
   udp?: boolean;
+  /** Ask the gateway for a port (PCP, NAT-PMP, UPnP). @default on, off when the rendezvous is on loopback (main/engine/portmap/integrate.ts) */
+  portMapping?: NodePortMapping;
   /** Accept an incoming offer without asking (the CLI's `receive`). */
   autoAccept?: (offer: IncomingOfferPayload) => boolean;
   /** Bytes per transfer chunk. @default 1 MiB */
@@ -83,6 +89,7 @@ export interface NodeEvents extends Record<string, unknown> {
   rendezvous: { url: string; connected: boolean; observedIp: string | null; reason?: string };
   session: { peerId: string; up: boolean; link?: Link };
   nat: NatDiscovery;
+  portmap: PortMapState;
 }
 
 interface PendingInvite { nameplate: number; password: string; expiresAt: number; resolve: (p: PairedEvent) => void; reject: (e: Error) => void }
@@ -101,12 +108,16 @@ export class PosternNode extends Emitter<NodeEvents> {
   private replies = new SignalReplies();
   private punchGo = new Map<string, () => void>();
   udp: UdpSocket | null = null;
+  /** Gateway port mappings (null when off); its `state` and `change` events are for the UI. */
+  portMapper: PortMapper | null = null;
   /** Our public UDP address(es) as STUN saw them (server-reflexive candidates). */
   srflx: { ip: string; port: number }[] = [];
   /** What NAT discovery found (null until it has run, or when it could not). */
   nat: NatDiscovery | null = null;
   /** Settles when the first NAT discovery has finished (or was skipped). */
   natReady: Promise<void> = Promise.resolve();
+  /** Settles when one STUN answer told us our public UDP address (one round trip). */
+  srflxReady: Promise<void> = Promise.resolve();
   private sessions = new Map<string, Session>();
   private connecting = new Map<string, Promise<Session>>();
   private connections = new Map<string, ConnectionInfo>();
@@ -150,10 +161,15 @@ export class PosternNode extends Emitter<NodeEvents> {
     if (this.opts.udp !== false) this.udp = this.bindUdp();
     const url = await this.resolveRendezvousUrl();
     this.rendezvousHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    this.portMapper = createNodePortMapper({ dataDir: this.opts.dataDir, peerId: this.peerId, tcpPort: this.listenPort, udpPort: this.udp?.port ?? null, rendezvousHost: this.rendezvousHost, option: this.opts.portMapping, log: this.log });
+    this.portMapper?.on('change', (s) => { this.emit('portmap', s); if (this.rendezvous?.registered) this.rendezvous.update(this.name, this.endpoint()); });
+    const mapping = this.portMapper?.start();
+    if (this.udp) answerReachProbes(this.udp);
     this.rendezvous = new RendezvousClient({ url, identity: this.identity, name: this.name, endpoint: this.endpoint() });
     this.rendezvous.on('registered', ({ observed }) => {
       this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
       this.emit('rendezvous', { url, connected: true, observedIp: observed.ip });
+      if (this.portMapper?.state.mappings.length) this.rendezvous?.update(this.name, this.endpoint()); // the double-NAT check needs the observed address
     });
     this.rendezvous.on('disconnected', ({ reason }) => {
       this.online.clear();
@@ -164,6 +180,8 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
     this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.onRelayOffer(from, circuit, token));
     await this.rendezvous.start();
+    await settleWithin(mapping, 2500);
+    this.srflxReady = this.quickBinding();
     this.natReady = this.discoverNat();
     if (this.opts.discovery !== false) await this.startDiscovery(url);
   }
@@ -183,12 +201,31 @@ export class PosternNode extends Emitter<NodeEvents> {
     throw new EngineError('UDP_BIND_FAILED', 'Could not open a UDP port.');
   }
 
+  /** One STUN binding: our public UDP address in a round trip, before the full discovery ends. */
+  private async quickBinding(): Promise<void> {
+    const primary = this.rendezvous?.stunServers.find((x) => !x.ip.includes(':'));
+    if (!this.udp || !primary) return;
+    const client = new StunClient(this.udp);
+    try {
+      const r = await client.request(primary, { timeoutMs: 1500 });
+      const local = this.udp.port;
+      if (r?.mapped && !(this.hostAddresses().includes(r.mapped.ip) && r.mapped.port === local) && this.srflx.length === 0) {
+        this.srflx = [{ ip: r.mapped.ip, port: r.mapped.port }];
+        this.rendezvous?.update(this.name, this.endpoint());
+      }
+    } catch (err) {
+      this.log(`STUN binding failed: ${errorMessage(err)}`);
+    } finally {
+      client.close();
+    }
+  }
+
   /** RFC 5780-style NAT discovery against the rendezvous's STUN servers (bounded to ~3 s). */
   private async discoverNat(): Promise<void> {
     const servers = this.rendezvous?.stunServers ?? [];
     if (!this.udp || servers.length === 0) return;
     try {
-      this.nat = await discoverNat({ socket: this.udp, servers, software: 'Postern' });
+      this.nat = await discoverNat({ socket: this.udp, servers, software: 'Postern', budgetMs: 2000, filteringWindowMs: 900 });
       if (this.nat.publicIp && this.nat.publicPort && this.nat.natted) this.srflx = [{ ip: this.nat.publicIp, port: this.nat.publicPort }];
       this.rendezvous?.update(this.name, this.endpoint());
       this.emit('nat', this.nat);
@@ -240,6 +277,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     const port = this.listenPort;
     const candidates: Candidate[] = this.hostAddresses().map((ip) => ({ kind: 'host', proto: 'tcp', ip, port }));
     for (const c of this.udpCandidates()) candidates.push({ kind: this.srflx.includes(c) ? 'srflx' : 'host', proto: 'udp', ip: c.ip, port: c.port });
+    candidates.push(...mappedEndpointCandidates(this.portMapper?.state ?? null, this.rendezvous?.observed?.ip).candidates);
     return { tcpPort: port, udpPort: this.udp?.port ?? null, candidates };
   }
 
@@ -367,7 +405,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
-      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.nat, natReady: this.natReady,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       hostAddresses: () => this.hostAddresses(),
     };
   }
@@ -637,7 +675,7 @@ export class PosternNode extends Emitter<NodeEvents> {
   // ---- outgoing: ladder ----------------------------------------------------
 
   private tiers(noRelay = false) {
-    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])];
+    return withMappedTiers([...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])]);
   }
 
   private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {
@@ -756,6 +794,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     for (const s of this.sessions.values()) s.close('shutting down');
     this.discovery?.stop();
     this.rendezvous?.close();
+    await this.portMapper?.stop();
     await this.listener?.close();
     await this.udp?.close();
     await this.embeddedRendezvous?.close();

@@ -61,6 +61,8 @@ export interface DialContext {
   localNat: NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
+  /** Settles when our public UDP address is known (one STUN round trip). */
+  srflxReady: Promise<void>;
 }
 
 type Strategy = TierStrategy<DialContext, Link>;
@@ -85,7 +87,7 @@ export function directCandidates(target: PeerInfo): { ip: string; port: number }
 }
 
 /** Dial several addresses at once; the first authenticated hello wins. */
-async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip: string; port: number }[], timeoutMs: number, signal: AbortSignal, report: (t: string) => void, reverseOf?: string): Promise<Link> {
+export async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip: string; port: number }[], timeoutMs: number, signal: AbortSignal, report: (t: string) => void, reverseOf?: string): Promise<Link> {
   const inner = new AbortController();
   const onAbort = () => inner.abort();
   signal.addEventListener('abort', onAbort, { once: true });

@@ -54,8 +54,11 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
   },
   async attempt(ctx, signal, report) {
     const udp = ctx.udp as UdpSocket;
-    // Our public address comes from NAT discovery, which runs at start (≤ 3 s).
-    await Promise.race([ctx.natReady, new Promise((r) => setTimeout(r, 3000))]);
+    // Our public address comes from one STUN round trip at start; the NAT's behaviour
+    // (for port prediction and the double-random verdict) from discovery, if it is done soon.
+    const waitAtMost = (p: Promise<void>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+    await waitAtMost(ctx.srflxReady, 1500);
+    await waitAtMost(ctx.natReady, 600);
     if (ctx.localNat?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
     const reqId = randomBytes(8).toString('hex');
     const token = randomBytes(16);
