@@ -675,14 +675,14 @@ export class PosternNode extends Emitter<NodeEvents> {
   // ---- outgoing: ladder ----------------------------------------------------
 
   private tiers(noRelay = false) {
-    return withMappedTiers([...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])]);
+    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])];
   }
 
   private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {
     const peerId = target.peerId;
     this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
-      const result = await runLadder(this.dialContext(target, purpose, nameplate), this.tiers(opts?.noRelay), (attempt) => {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), withMappedTiers(this.tiers(opts?.noRelay), target), (attempt) => {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
