@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMAND_NAMES, EVENT_NAMES, commands, isCommandName } from './contract.js';
-import { BridgeError, commandChannel, unwrap } from './bridge.js';
+import { COMMAND_NAMES, EVENT_NAMES, commands, isCommandName } from '../../shared/ipc/contract.js';
+import { BridgeError, commandChannel, unwrap } from '../../shared/ipc/bridge.js';
 
 test('names are domain.action, unique, and make the Electron channels', () => {
   for (const name of [...COMMAND_NAMES, ...EVENT_NAMES]) assert.match(name, /^[a-z]+\.[a-zA-Z]+$/);

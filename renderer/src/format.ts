@@ -5,7 +5,7 @@ export function formatBytes(n: number): string {
   let v = n;
   let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? v : v.toFixed(v < 100 ? 1 : 0)} ${units[i]}`;
 }
 
 export function formatRate(bytesPerSec: number): string {

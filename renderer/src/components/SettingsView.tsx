@@ -54,7 +54,8 @@ export function SettingsView() {
           <p className="hint">Accepted files are saved here; a name that exists gets a “(1)” suffix.</p>
         </div>
         <fieldset>
-          <legend>Connection <span className="hint-inline">(changing these restarts the connection engine; transfers pause and continue)</span></legend>
+          <legend>Connection</legend>
+          <p className="hint">Changing these restarts the connection engine: connections drop for a moment and transfers continue where they stopped.</p>
           <div className="field">
             <label htmlFor="s-rendezvous">Rendezvous servers</label>
             <textarea id="s-rendezvous" className="mono" rows={2} value={draft.rendezvous} onChange={(e) => change('rendezvous', e.target.value)} spellCheck={false} placeholder="wss://rendezvous.example.org" />
