@@ -21,6 +21,18 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
   });
 }
 
+function post(port: number, path: string, body: string, origin?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: origin ? { Origin: origin } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** A minimal client of the contract over the host's WebSocket (the renderer has its own). */
 async function connect(url: string) {
   const u = new URL(url);
@@ -73,6 +85,15 @@ test('the host refuses requests without the token, with a foreign Host, and WebS
       const err = await new Promise<Error>((res) => ws.once('error', res));
       assert.match(err.message, /403/);
     }
+    // Uploads (dropped files): our origin only, safe relative paths only, streamed to staging.
+    const upload = (path: string, origin?: string) => post(host.port, `/t/${host.token}/upload?batch=0123456789abcdef&path=${encodeURIComponent(path)}`, 'dropped\n', origin);
+    assert.equal((await upload('pics/a.txt')).status, 403);
+    assert.equal((await upload('../escape.txt', `http://127.0.0.1:${host.port}`)).status, 400);
+    const ok2 = await upload('pics/a.txt', `http://127.0.0.1:${host.port}`);
+    assert.equal(ok2.status, 200);
+    const staged = (JSON.parse(ok2.body) as { value: { path: string } }).value.path;
+    assert.equal(staged, join(dir.path, 'staging', '0123456789abcdef', 'pics'));
+    assert.equal(await readFile(join(staged, 'a.txt'), 'utf8'), 'dropped\n');
     // The engine could not reach the rendezvous: the host stays up and says what to do.
     const client = await connect(host.url);
     const state = await client.ok('app.getState');
