@@ -331,7 +331,7 @@ const u32buf = (n: number): Buffer => {
   return b;
 };
 
-/** Encodes a TURN message; attribute order: TURN attributes, credentials, SOFTWARE, MI, MI-SHA256, FINGERPRINT. */
+/** Encodes a TURN message; attribute order: ERROR-CODE, TURN attributes, credentials, SOFTWARE, MI, MI-SHA256, FINGERPRINT. */
 export function encodeTurn(m: TurnEncodeInput): Buffer {
   const extra: StunAttribute[] = [];
   const txid = m.transactionId;
@@ -351,12 +351,13 @@ export function encodeTurn(m: TurnEncodeInput): Buffer {
     extra.push({ type: TURN_ATTR.DATA, value: Buffer.from(m.data) });
   }
   if (m.auth && !m.integrityOnly) {
+    // USERNAME, NONCE, REALM: the order of RFC 5769 §2.4 (any order is valid).
     extra.push({ type: TURN_ATTR.USERNAME, value: Buffer.from(m.auth.username, 'utf8') });
-    extra.push({ type: TURN_ATTR.REALM, value: Buffer.from(m.auth.realm, 'utf8') });
     extra.push({ type: TURN_ATTR.NONCE, value: Buffer.from(m.auth.nonce, 'utf8') });
+    extra.push({ type: TURN_ATTR.REALM, value: Buffer.from(m.auth.realm, 'utf8') });
   } else {
-    if (m.realm !== undefined) extra.push({ type: TURN_ATTR.REALM, value: Buffer.from(m.realm, 'utf8') });
     if (m.nonce !== undefined) extra.push({ type: TURN_ATTR.NONCE, value: Buffer.from(m.nonce, 'utf8') });
+    if (m.realm !== undefined) extra.push({ type: TURN_ATTR.REALM, value: Buffer.from(m.realm, 'utf8') });
   }
   let msg = encodeStun({
     method: m.method, cls: m.cls, transactionId: txid, extra, fingerprint: false,
