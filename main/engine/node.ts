@@ -405,7 +405,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
-      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       hostAddresses: () => this.hostAddresses(),
     };
   }

@@ -58,7 +58,7 @@ export interface DialContext {
   /** Called with a relay's limits when a relayed tier is used. */
   onRelayLimits?: (limits: { maxBytes: number; maxDurationSec: number; maxBytesPerSec: number }) => void;
   /** What NAT discovery found about our network, when it has run. */
-  localNat: NatDiscovery | null;
+  localNat: () => NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
   /** Settles when our public UDP address is known (one STUN round trip). */

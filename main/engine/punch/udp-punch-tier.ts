@@ -49,7 +49,7 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     if (ctx.knobs.disabledTiers.has('udp-punch')) return 'disabled by setting';
     if (!ctx.udp) return 'no UDP socket (UDP is off on this device)';
     if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to coordinate a punch';
-    if (ctx.localNat?.udp === 'blocked') return 'UDP does not get out of this network (no STUN answer)';
+    if (ctx.localNat()?.udp === 'blocked') return 'UDP does not get out of this network (no STUN answer)';
     return null;
   },
   async attempt(ctx, signal, report) {
@@ -59,14 +59,14 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     const waitAtMost = (p: Promise<void>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
     await waitAtMost(ctx.srflxReady, 1500);
     await waitAtMost(ctx.natReady, 600);
-    if (ctx.localNat?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
+    if (ctx.localNat()?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
     const reqId = randomBytes(8).toString('hex');
     const token = randomBytes(16);
     const streamId = newStreamId();
     const started = performance.now();
     const reply = ctx.replies.wait(ctx.target.peerId, reqId, 4000, signal);
     const body: Record<string, unknown> = { k: 'punch', reqId, token: token.toString('hex'), streamId, candidates: ctx.udpCandidates(), purpose: ctx.purpose };
-    const hint = hintOf(ctx.localNat);
+    const hint = hintOf(ctx.localNat());
     if (hint) body.nat = hint;
     if (ctx.nameplate !== undefined) body.nameplate = ctx.nameplate;
     ctx.rendezvous?.signal(ctx.target.peerId, body);
@@ -74,7 +74,9 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     if (raw.k === 'punch-fail') throw new EngineError(raw.code === 'DOUBLE_RANDOM' ? 'DOUBLE_RANDOM' : 'PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
     const ack = PunchAckSchema.safeParse(raw);
     if (!ack.success) throw new EngineError('PROTOCOL_ERROR', 'the other device answered the punch request with nonsense');
-    if (isDoubleRandom(ctx.localNat, ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
+    // Facing a random NAT, we must know whether ours is random too before punching.
+    if (isDoubleRandom({ mapping: 'address-and-port-dependent', allocation: 'random' }, ack.data.nat) && !ctx.localNat()) await waitAtMost(ctx.natReady, 2500);
+    if (isDoubleRandom(ctx.localNat(), ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
     const rtt = performance.now() - started;
     ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId });
     await new Promise((r) => setTimeout(r, rtt / 2));
