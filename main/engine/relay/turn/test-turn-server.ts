@@ -47,8 +47,8 @@ export class TestTurnServer {
   dropNext = 0;
   /** Sign responses with a wrong key. */
   corruptIntegrity = false;
-  /** Answer a method with an error code instead. */
-  failMethod: { method: number; code: number; reason: string } | undefined;
+  /** Answer a method with an error code instead (with integrity unless `unsigned`, as coturn's 437). */
+  failMethod: { method: number; code: number; reason: string; unsigned?: boolean } | undefined;
   maxLifetime = 600;
   private nonce = randomBytes(8).toString('hex');
   private udp!: Dgram;
@@ -168,7 +168,8 @@ export class TestTurnServer {
     const errSigned = (code: number, reason: string): void =>
       reply(encodeTurn({ ...base, cls: 'error', errorCode: { code, reason }, auth: { username: '', realm: '', nonce: '', key: signKey }, integrityOnly: true }));
     if (this.failMethod?.method === m.method) {
-      errSigned(this.failMethod.code, this.failMethod.reason);
+      if (this.failMethod.unsigned) error(this.failMethod.code, this.failMethod.reason);
+      else errSigned(this.failMethod.code, this.failMethod.reason);
       return;
     }
     const a = this.allocations.get(key);

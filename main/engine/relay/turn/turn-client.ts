@@ -4,9 +4,9 @@
  * - Allocate (§7.1) with REQUESTED-TRANSPORT UDP; the first request goes without
  *   credentials, the server's 401 gives REALM and NONCE, and every later request
  *   carries USERNAME, REALM, NONCE and MESSAGE-INTEGRITY (RFC 8489 §9.2.4).
- *   438 Stale Nonce: retry with the new nonce (§9.2.5). Responses to
+ *   438 Stale Nonce: retry with the new nonce (§9.2.5). Successful responses to
  *   authenticated requests must carry a valid MESSAGE-INTEGRITY, or they are
- *   treated as not received.
+ *   treated as not received (errors may come without: see acceptResponse).
  * - Refresh (§8) at half the granted lifetime; Refresh with LIFETIME 0 on close
  *   (deallocation, §8.1).
  * - CreatePermission (§9) for peer IPs, refreshed every 4 minutes (permissions
@@ -195,14 +195,20 @@ export class TurnClient {
     }
   }
 
+  /**
+   * RFC 8489 §9.2.5: a response to an authenticated request whose integrity
+   * does not check is treated as not received. A success must carry valid
+   * integrity (it sets addresses and lifetimes). Error responses without any
+   * are accepted: 401 and 438 never have it, and coturn sends 437 without it
+   * too; an error can only end a request, which an on-path attacker could do
+   * anyway by dropping packets, and an off-path one cannot guess the
+   * 96-bit transaction ID.
+   */
   private acceptResponse(raw: Buffer, m: TurnMessage, auth: TurnAuth | undefined): boolean {
     if (!auth) return true;
-    const status = m.errorCode?.code;
-    // 401 and 438 come without integrity (the server may not know or accept our key).
-    if (m.cls === 'error' && (status === TURN_ERROR.UNAUTHENTICATED || status === TURN_ERROR.STALE_NONCE)) return true;
     if (m.hasMessageIntegrity) return verifyMessageIntegrity(raw, auth.key);
     if (m.hasMessageIntegritySha256) return verifyMessageIntegritySha256(raw, auth.key);
-    return false;
+    return m.cls === 'error';
   }
 
   private async doAllocate(): Promise<void> {
