@@ -9,14 +9,14 @@ import { COMMAND_NAMES, type CommandHandlers } from '../../shared/ipc/contract.j
 import { ELECTRON_EVENT_CHANNEL, commandChannel } from '../../shared/ipc/bridge.js';
 import { dispatch } from '../host/dispatch.js';
 import type { AppService } from '../host/service.js';
-import { APP_ORIGIN } from './protocol.js';
+import { isAppUrl } from './protocol.js';
 
 export function registerIpc(service: AppService, handlers: CommandHandlers, getWindow: () => BrowserWindow | null): () => void {
   const trusted = (event: IpcMainInvokeEvent): boolean => {
     const win = getWindow();
     if (!win || win.isDestroyed() || event.sender !== win.webContents) return false;
     const frame = event.senderFrame;
-    return !!frame && frame === win.webContents.mainFrame && new URL(frame.url).origin === APP_ORIGIN;
+    return !!frame && frame === win.webContents.mainFrame && isAppUrl(frame.url);
   };
   for (const name of COMMAND_NAMES) {
     ipcMain.handle(commandChannel(name), (event, request: unknown) => {

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   if (Object.keys(patch).length) await service.settings.update(patch);
   const unregister = registerIpc(service, createHandlers(service), getWindow);
 
-  const rendererDir = findRendererDir(here);
+  const rendererDir = process.env.POSTERN_RENDERER_DIR ?? findRendererDir(here);
   if (!rendererDir) throw new Error('renderer/dist is missing: run `npm run build` first.');
   serveRenderer(rendererDir);
   hardenSession();

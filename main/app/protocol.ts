@@ -13,6 +13,11 @@ export const APP_SCHEME = 'postern-app';
 export const APP_ORIGIN = `${APP_SCHEME}://app`;
 export const APP_URL = `${APP_ORIGIN}/index.html`;
 
+/** Whether a URL is one of our pages. (Not `new URL(url).origin`: Node's URL gives a custom scheme the opaque origin "null".) */
+export function isAppUrl(url: string): boolean {
+  return url.toLowerCase().startsWith(`${APP_ORIGIN}/`);
+}
+
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.map': 'application/json' };
 
 /** Must run before `app.whenReady()`. */

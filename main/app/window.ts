@@ -6,7 +6,7 @@
  */
 import { BrowserWindow, session, shell } from 'electron';
 import { RENDERER_CSP } from '../host/static-files.js';
-import { APP_ORIGIN, APP_URL } from './protocol.js';
+import { APP_URL, isAppUrl } from './protocol.js';
 
 export function createMainWindow(preloadPath: string): BrowserWindow {
   const win = new BrowserWindow({
@@ -29,7 +29,7 @@ export function createMainWindow(preloadPath: string): BrowserWindow {
   });
   win.once('ready-to-show', () => win.show());
   win.webContents.on('will-navigate', (event, url) => {
-    if (new URL(url).origin !== APP_ORIGIN) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
   win.webContents.on('will-attach-webview', (event) => event.preventDefault());
   win.webContents.setWindowOpenHandler(({ url }) => {
