@@ -64,6 +64,7 @@ function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOpt
     listenPort: port,
     discovery: !v['no-discovery'],
     knobs: { disabledTiers: new Set(disabled as ConnectedTier[]) },
+    ...(process.env.POSTERN_DEBUG ? { log: (line: string) => process.stderr.write(`[postern] ${line}\n`) } : {}),
     ...extra,
   };
 }

@@ -106,7 +106,7 @@ export class PosternNode extends Emitter<NodeEvents> {
   discovery: LanDiscovery | null = null;
   private reverse = new ReverseHub();
   private replies = new SignalReplies();
-  private punchGo = new Map<string, () => void>();
+  private punchGo = new Map<string, (body: Record<string, unknown>) => void>();
   udp: UdpSocket | null = null;
   /** Gateway port mappings (null when off); its `state` and `change` events are for the UI. */
   portMapper: PortMapper | null = null;
@@ -325,7 +325,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     if (body.k === 'punch') return this.onPunchRequest(from, body);
     if (body.k === 'tcp-punch') return this.onTcpPunchRequest(from, body);
     if ((body.k === 'punch-go' || body.k === 'tcp-punch-go') && typeof body.reqId === 'string') {
-      this.punchGo.get(`${from.peerId}/${body.reqId}`)?.();
+      this.punchGo.get(`${from.peerId}/${body.reqId}`)?.(body);
       return;
     }
     if (body.k === 'punch-ack' || body.k === 'punch-fail' || body.k === 'tcp-punch-ack') this.replies.deliver(from.peerId, body);
@@ -335,10 +335,10 @@ export class PosternNode extends Emitter<NodeEvents> {
     return purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === nameplate : this.contacts.has(from.peerId) || purpose === 'nearby';
   }
 
-  private waitPunchGo(key: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 5000);
-      this.punchGo.set(key, () => { clearTimeout(timer); this.punchGo.delete(key); resolve(); });
+  private waitPunchGo(key: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 8000);
+      this.punchGo.set(key, (body) => { clearTimeout(timer); this.punchGo.delete(key); resolve(body); });
     });
   }
 
@@ -406,6 +406,8 @@ export class PosternNode extends Emitter<NodeEvents> {
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
+      log: this.log,
+      portPreserved: () => !this.srflx[0] || !this.udp || this.srflx[0].port === this.udp.port,
       hostAddresses: () => this.hostAddresses(),
     };
   }

@@ -61,6 +61,10 @@ export interface DialContext {
   localNat: () => NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
+  /** Diagnostics. */
+  log?: (line: string) => void;
+  /** Whether our NAT kept our UDP port in the public address STUN saw (true when unknown). */
+  portPreserved: () => boolean;
   /** Settles when our public UDP address is known (one STUN round trip). */
   srflxReady: Promise<void>;
 }

@@ -22,6 +22,8 @@ import type { UDXStream } from 'udx-native';
 import { z } from 'zod';
 import type { NatDiscovery } from '../../../shared/domain/nat.js';
 import { isDoubleRandom } from './prediction.js';
+import { birthdayHardSide, birthdayTargets } from './birthday.js';
+import { isPrivateIp } from '../net/addresses.js';
 
 const Addr = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) });
 /** What each side says about its NAT, so both can tell a hopeless punch at once. */
@@ -35,6 +37,30 @@ export const PunchRequestSchema = z.object({
 export const PunchAckSchema = z.object({ k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512), nat: NatHint });
 
 const hintOf = (nat: NatDiscovery | null) => (nat ? { mapping: nat.mapping, allocation: nat.allocation } : undefined);
+type Hint = { mapping: string; allocation: string } | undefined;
+const isRandom = (h: Hint | null) => !!h && h.mapping !== 'endpoint-independent' && h.mapping !== 'unknown' && h.allocation === 'random';
+const isEim = (h: Hint | null) => h?.mapping === 'endpoint-independent';
+
+/** normal: both probe each other's candidates; hard/easy: birthday probing (birthday.ts). */
+export function punchMode(own: Hint, peer: Hint): 'normal' | 'hard' | 'easy' {
+  if (isRandom(own) && isEim(peer)) return 'hard';
+  if (isRandom(peer) && isEim(own)) return 'easy';
+  return 'normal';
+}
+
+async function runPunch(mode: 'normal' | 'hard' | 'easy', udp: UdpSocket, token: Buffer, peer: PunchAddress[], signal?: AbortSignal, heard?: Set<string>): Promise<{ socket: UdpSocket; remote: PunchAddress }> {
+  const publicPeer = peer.filter((c) => !isPrivateIp(c.host));
+  if (mode === 'hard') {
+    const r = await birthdayHardSide({ base: udp, token, peer: publicPeer.length ? publicPeer : peer, ...(signal ? { signal } : {}), ...(heard ? { heard } : {}) });
+    return { socket: r.socket, remote: r.remote };
+  }
+  const targets = mode === 'easy' && publicPeer[0] ? birthdayTargets(publicPeer[0].host) : [];
+  const r = await punchUdp({
+    socket: udp, token, candidates: [...peer, ...targets], ...(signal ? { signal } : {}), ...(heard ? { heard } : {}),
+    ...(mode === 'easy' ? { burst: 48, intervalMs: 25, timeoutMs: 6000 } : {}),
+  });
+  return { socket: udp, remote: r.remote };
+}
 
 export function newStreamId(): number {
   return randomBytes(4).readUInt32BE(0) || 1;
@@ -74,19 +100,24 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     if (raw.k === 'punch-fail') throw new EngineError(raw.code === 'DOUBLE_RANDOM' ? 'DOUBLE_RANDOM' : 'PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
     const ack = PunchAckSchema.safeParse(raw);
     if (!ack.success) throw new EngineError('PROTOCOL_ERROR', 'the other device answered the punch request with nonsense');
-    // Facing a random NAT, we must know whether ours is random too before punching.
-    if (isDoubleRandom({ mapping: 'address-and-port-dependent', allocation: 'random' }, ack.data.nat) && !ctx.localNat()) await waitAtMost(ctx.natReady, 2500);
-    if (isDoubleRandom(ctx.localNat(), ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
+    // Facing a random NAT, or when our own NAT does not keep ports, we must know what
+    // ours does before choosing how to punch.
     const rtt = performance.now() - started;
-    ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId });
+    if (!ctx.localNat() && (isRandom(ack.data.nat) || !ctx.portPreserved())) await waitAtMost(ctx.natReady, 2500);
+    if (isDoubleRandom(ctx.localNat(), ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
+    const ownHint = hintOf(ctx.localNat());
+    ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId, ...(ownHint ? { nat: ownHint } : {}) });
     await new Promise((r) => setTimeout(r, rtt / 2));
     const candidates = toPunch(ack.data.candidates);
-    report(candidates.map((c) => formatHostPort(c.host, c.port)).join(', ') || 'no candidates');
+    const mode = punchMode(ownHint, ack.data.nat);
+    ctx.log?.(`udp-punch to ${ctx.target.peerId.slice(0, 8)}: mode ${mode} (ours ${JSON.stringify(ownHint)}, theirs ${JSON.stringify(ack.data.nat)})`);
+    report(`${mode === 'normal' ? '' : `${mode}: `}${candidates.map((c) => formatHostPort(c.host, c.port)).join(', ') || 'no candidates'}`);
     if (!candidates.length) throw new EngineError('NO_CANDIDATES', 'the other device has no UDP address to punch to');
-    const result = await punchUdp({ socket: udp, token, candidates, signal });
-    report(formatHostPort(result.remote.host, result.remote.port));
+    const result = await runPunch(mode, udp, token, candidates, signal);
+    report(`${formatHostPort(result.remote.host, result.remote.port)}${mode === 'normal' ? '' : ` (${mode})`}`);
     const stream = udp.udx.createStream(streamId) as UDXStream;
-    stream.connect(udp.socket, ack.data.streamId, result.remote.port, result.remote.host);
+    if (result.socket !== udp) stream.once('close', () => void result.socket.close());
+    stream.connect(result.socket.socket, ack.data.streamId, result.remote.port, result.remote.host);
     return greet(stream, ctx.identity, ctx.target.peerId, {
       name: ctx.name, purpose: ctx.purpose, tier: 'udp-punch',
       ...(ctx.nameplate !== undefined ? { nameplate: ctx.nameplate } : {}),
@@ -105,7 +136,7 @@ export function answerPunch(opts: {
   localCandidates: { ip: string; port: number }[];
   localNat: NatDiscovery | null;
   sendSignal: (body: Record<string, unknown>) => void;
-  waitGo: () => Promise<unknown>;
+  waitGo: () => Promise<Record<string, unknown>>;
   onStream: (stream: UDXStream) => void;
   log: (line: string) => void;
 }): void {
@@ -131,7 +162,13 @@ export function answerPunch(opts: {
   opts.sendSignal({ k: 'punch-ack', reqId: request.reqId, streamId, candidates: opts.localCandidates, ...(hint ? { nat: hint } : {}) });
   const token = Buffer.from(request.token, 'hex');
   opts.waitGo().then(
-    () => punchUdp({ socket: udp, token, candidates: toPunch(request.candidates), heard }),
+    async (go) => {
+      const peerHint = NatHint.safeParse(go.nat);
+      const mode = punchMode(hint, (peerHint.success ? peerHint.data : undefined) ?? request.nat);
+      opts.log(`udp-punch from request ${request.reqId}: mode ${mode} (ours ${JSON.stringify(hint)}, theirs ${JSON.stringify(peerHint.success ? peerHint.data : request.nat)})`);
+      const result = await runPunch(mode, udp, token, toPunch(request.candidates), undefined, heard);
+      if (result.socket !== udp) stream.once('close', () => void result.socket.close());
+    },
     () => { throw new EngineError('PUNCH_TIMEOUT', 'no go signal'); },
   ).catch((err: Error) => {
     opts.log(`punch for ${request.reqId} failed: ${err.message}`);
