@@ -176,6 +176,13 @@ async function cmdReceive(argv: string[]): Promise<number> {
     if (positionals.length) {
       const paired = await node.pairWithCode(positionals.join(' '));
       expected = paired.peerId;
+      // An offer that raced ahead of pairing's last step waits as 'offered': take it now.
+      for (const t of node.transfers.list()) {
+        if (t.direction === 'receive' && t.peerId === expected && t.state === 'offered') {
+          out.event('offer', { id: t.id, files: t.files.length, bytes: t.totalBytes }, `Receiving ${t.files.length} file(s), ${formatBytes(t.totalBytes)} into ${into}`);
+          await node.transfers.accept(t.id);
+        }
+      }
       out.event('connected', { peer: paired.peerId, shortId: shortId(paired.peerId), name: paired.name, tier: paired.tier, connectMs }, `Connected to ${paired.name || 'the sender'} (${shortId(paired.peerId)}) over ${paired.tier}.`);
     } else {
       out.event('waiting', { peer: expected }, 'Waiting for the other device to send…');

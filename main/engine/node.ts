@@ -525,9 +525,11 @@ export class PosternNode extends Emitter<NodeEvents> {
     }
     const session = new Session(link, this.log);
     this.sessions.set(link.peerId, session);
+    this.log(`session with ${link.peerId.slice(0, 8)} up on ${link.tier} (${link.weGreeted ? 'we dialed' : 'they dialed'})`);
     this.setConnection(link.peerId, { state: 'connected', tier: link.tier, connectedAt: Date.now(), error: null });
     session.onRtt((rttMs) => this.setConnection(link.peerId, { rttMs }));
-    session.onClose(() => {
+    session.onClose((reason) => {
+      this.log(`session with ${link.peerId.slice(0, 8)} on ${link.tier} closed: ${reason}`);
       if (this.sessions.get(link.peerId) !== session) return;
       this.sessions.delete(link.peerId);
       this.setConnection(link.peerId, { state: 'idle', tier: null, rttMs: null });
