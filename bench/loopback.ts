@@ -26,12 +26,19 @@ import { CliProcess, POSTERN_BIN } from '../main/cli/cli-process.js';
 import { MiB, exec, flags, median, round, start, waitForStderr, watchProc, which, type BenchModule, type BenchReport, type Run } from './common.js';
 
 type Tool = 'postern' | 'scp' | 'socat';
+/** A postern run under extra environment variables (`--variants`), e.g. to compare protocol options. */
+interface Variant {
+  label: string;
+  env: Record<string, string>;
+}
 const TOOLS: Tool[] = ['postern', 'scp', 'socat'];
 /** Target: receiver peak RSS below this. */
 const RSS_TARGET = 250 * MiB;
 
 interface Sample {
   tool: Tool;
+  /** Postern variant label ('' for the default). */
+  variant?: string;
   round: number;
   seconds: number;
   /** Postern: spawn of the sender to both processes done (start, pairing, transfer). */
@@ -75,12 +82,12 @@ async function makeFile(path: string, bytes: number): Promise<string> {
 
 // ---- postern ------------------------------------------------------------------
 
-async function runPostern(ctx: { dir: string; src: string; sha: string; size: number; rv: RendezvousServer; round: number; cpuProf?: string }): Promise<Sample> {
+async function runPostern(ctx: { dir: string; src: string; sha: string; size: number; rv: RendezvousServer; round: number; cpuProf?: string; variant: Variant }): Promise<Sample> {
   const base = join(ctx.dir, `postern-${ctx.round}`);
   await mkdir(base, { recursive: true });
   const common = ['--rendezvous', ctx.rv.url, '--json', '--no-discovery'];
   const node = [process.execPath, ...(ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProf}`] : []), POSTERN_BIN];
-  const env = { POSTERN_FROM_SOURCE: '1' };
+  const env = { POSTERN_FROM_SOURCE: '1', ...ctx.variant.env };
   const t0 = performance.now();
   const sender = new CliProcess(['send', ...common, '--data', join(base, 's'), ctx.src], { env, command: node });
   const sendWatch = watchProc(sender.child.pid!);
@@ -105,6 +112,7 @@ async function runPostern(ctx: { dir: string; src: string; sha: string; size: nu
     if (st.size !== ctx.size) throw new Error(`postern: the received file has ${st.size} bytes`);
     return {
       tool: 'postern',
+      variant: ctx.variant.label,
       round: ctx.round,
       seconds: (tDone - tOffer) / 1000,
       wallSeconds: (tExit - t0) / 1000,
@@ -254,7 +262,14 @@ async function runSocat(ctx: { dir: string; src: string; size: number; socat: st
 // ---- the benchmark ---------------------------------------------------------------
 
 async function run(argv: string[]): Promise<BenchReport> {
-  const f = flags(argv, { size: 'string', runs: 'string', only: 'string', 'cpu-prof': 'string', dir: 'string' });
+  const f = flags(argv, { size: 'string', runs: 'string', only: 'string', 'cpu-prof': 'string', dir: 'string', variants: 'string' });
+  // --variants 'sha256:POSTERN_CHUNK_HASH=sha256;other:A=1,B=2' adds postern rows run under those variables.
+  const variants: Variant[] = [{ label: '', env: {} }];
+  for (const spec of String(f.variants ?? '').split(';').filter(Boolean)) {
+    const [label, vars = ''] = spec.split(':', 2) as [string, string?];
+    const env = Object.fromEntries(vars.split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+    variants.push({ label, env });
+  }
   const sizeMiB = Number(f.size ?? 1024);
   const runs = Number(f.runs ?? 3);
   if (!Number.isInteger(sizeMiB) || sizeMiB <= 0) throw new Error('--size takes MiB, a positive integer');
@@ -292,13 +307,16 @@ async function run(argv: string[]): Promise<BenchReport> {
       for (const tool of wanted) {
         if (skipped[tool]) continue;
         await exec('sync', []).catch(() => undefined); // the previous copy's dirty pages are not this one's cost
-        let s: Sample;
-        if (tool === 'postern') s = await runPostern({ dir, src, sha, size, rv: rv!, round, ...(f['cpu-prof'] ? { cpuProf: String(f['cpu-prof']) } : {}) });
-        else if (tool === 'scp') s = await runScp({ dir, src, size, sshd: sshd!, round });
-        else s = await runSocat({ dir, src, size, socat: socat!, round });
-        samples.push(s);
-        const extra = s.recvPeakRss ? `, receiver peak RSS ${Math.round(s.recvPeakRss / MiB)} MiB` : '';
-        log(`round ${round + 1}/${runs} ${tool}: ${s.seconds.toFixed(2)} s, ${(sizeMiB / s.seconds).toFixed(0)} MiB/s${extra}`);
+        for (const variant of tool === 'postern' ? variants : [variants[0]!]) {
+          if (variant !== variants[0]) await exec('sync', []).catch(() => undefined);
+          let s: Sample;
+          if (tool === 'postern') s = await runPostern({ dir, src, sha, size, rv: rv!, round, variant, ...(f['cpu-prof'] ? { cpuProf: String(f['cpu-prof']) } : {}) });
+          else if (tool === 'scp') s = await runScp({ dir, src, size, sshd: sshd!, round });
+          else s = await runSocat({ dir, src, size, socat: socat!, round });
+          samples.push(s);
+          const extra = s.recvPeakRss ? `, receiver peak RSS ${Math.round(s.recvPeakRss / MiB)} MiB` : '';
+          log(`round ${round + 1}/${runs} ${rowName(s)}: ${s.seconds.toFixed(2)} s, ${(sizeMiB / s.seconds).toFixed(0)} MiB/s${extra}`);
+        }
       }
     }
   } finally {
@@ -307,27 +325,35 @@ async function run(argv: string[]): Promise<BenchReport> {
     await rm(dir, { recursive: true, force: true });
   }
 
-  const of = (t: Tool) => samples.filter((s) => s.tool === t);
-  const med = (t: Tool, k: keyof Sample) => {
+  const of = (t: string) => samples.filter((s) => rowName(s) === t);
+  const med = (t: string, k: keyof Sample) => {
     const xs = of(t).map((s) => s[k]).filter((x): x is number => typeof x === 'number');
     return xs.length ? median(xs) : null;
   };
-  const max = (t: Tool, k: keyof Sample) => {
+  const max = (t: string, k: keyof Sample) => {
     const xs = of(t).map((s) => s[k]).filter((x): x is number => typeof x === 'number');
     return xs.length ? Math.max(...xs) : null;
   };
   const pt = med('postern', 'seconds');
   const ratios: Record<string, { time: number; speed: number } | null> = {};
   const rows: BenchReport['rows'] = [];
-  for (const t of wanted) {
-    if (skipped[t]) {
+  const rowKeys = wanted.flatMap((t) => (t === 'postern' ? variants.map((v) => rowName({ tool: t, variant: v.label })) : [t]));
+  for (const t of rowKeys) {
+    if (skipped[t as Tool]) {
       rows.push({ tool: t, 'time s': null, min: null, max: null, 'MiB/s': null, 'postern÷tool (time)': null, 'recv peak RSS MiB': null, 'recv CPU s': null, 'send CPU s': null });
       continue;
     }
     const secs = of(t).map((s) => s.seconds);
     const m = median(secs);
-    const ratio = pt !== null && t !== 'postern' ? pt / m : null;
-    if (t !== 'postern') ratios[`postern/${t}`] = ratio === null ? null : { time: round(ratio, 3), speed: round(1 / ratio, 3) };
+    const isPostern = t.startsWith('postern');
+    const ratio = pt !== null && !isPostern ? pt / m : null;
+    if (!isPostern) {
+      ratios[`postern/${t}`] = ratio === null ? null : { time: round(ratio, 3), speed: round(1 / ratio, 3) };
+      for (const v of variants.slice(1)) {
+        const vt = med(rowName({ tool: 'postern', variant: v.label }), 'seconds');
+        if (vt !== null) ratios[`${rowName({ tool: 'postern', variant: v.label })}/${t}`] = { time: round(vt / m, 3), speed: round(m / vt, 3) };
+      }
+    }
     const rss = max(t, 'recvPeakRss');
     const rc = med(t, 'recvCpuSec');
     const sc = med(t, 'sendCpuSec');
@@ -351,19 +377,24 @@ async function run(argv: string[]): Promise<BenchReport> {
     const scp = ratios['postern/scp'];
     if (scp) notes.push(`postern vs scp: ${scp.time <= 1 ? 'as fast or faster' : 'slower'} (time ratio ${scp.time}; target ≤ 1)`);
   }
+  for (const [k, r] of Object.entries(ratios)) if (r && k.includes('[')) notes.push(`${k}: time ratio ${r.time}`);
   notes.push('ratios are Postern time ÷ baseline time in the same run (< 1: Postern faster); postern time is the data phase (offer → verified, fsynced, renamed)');
   return {
     name: 'loopback',
     columns: ['tool', 'time s', 'min', 'max', 'MiB/s', 'postern÷tool (time)', 'recv peak RSS MiB', 'recv CPU s', 'send CPU s'],
     rows,
     notes,
-    data: { sizeBytes: size, runs, scpCipher: cipher, skipped, ratios, samples },
+    data: { sizeBytes: size, runs, scpCipher: cipher, variants, skipped, ratios, samples },
   };
+}
+
+function rowName(s: Pick<Sample, 'tool' | 'variant'>): string {
+  return s.variant ? `${s.tool}[${s.variant}]` : s.tool;
 }
 
 const loopback: BenchModule = {
   description: 'a file over 127.0.0.1: the postern CLI (send/receive processes) against scp and socat, same run',
-  usage: 'npm run bench -- loopback [--size MiB (1024)] [--runs N (3)] [--only postern,scp,socat] [--cpu-prof DIR] [--dir TMPDIR]',
+  usage: 'npm run bench -- loopback [--size MiB (1024)] [--runs N (3)] [--only postern,scp,socat] [--cpu-prof DIR] [--dir TMPDIR] [--variants "label:VAR=v,VAR2=w;label2:..."]',
   run,
 };
 export default loopback;

@@ -24,6 +24,7 @@ import {
   encodeData,
   encodeDecline,
   encodeError,
+  encodeFileDone,
   encodeFileEnd,
   encodeOffer,
   encodeResend,
@@ -188,6 +189,37 @@ test('offer field validation', () => {
   // emptyDirs may be omitted.
   const ok = parseTransferFrame(jsonFrame(FrameType.OFFER, { files: [good] }));
   assert.ok(ok.type === FrameType.OFFER);
+});
+
+test('chunk hash negotiation fields and FILE_DONE', () => {
+  const offer = { files: [{ path: 'a', size: 1, mtimeMs: 1, chunkSize: 1 << 20 }], emptyDirs: [], chunkHashes: ['blake3', 'future'] };
+  const o = parseTransferFrame(encodeOffer(ID, offer)[0]!);
+  assert.ok(o.type === FrameType.OFFER);
+  assert.deepEqual(o.body, offer);
+  // Every part of a split OFFER/ACCEPT carries the field.
+  const many = { files: Array.from({ length: 50 }, (_, i) => ({ path: `f${i}`, size: 1, mtimeMs: 1, chunkSize: 1 << 20 })), emptyDirs: [], chunkHashes: ['blake3'] };
+  const parts = encodeOffer(ID, many, 1024);
+  assert.ok(parts.length > 1);
+  for (const p of parts) {
+    const f = parseTransferFrame(p);
+    assert.ok(f.type === FrameType.OFFER);
+    assert.deepEqual(f.body.chunkHashes, ['blake3']);
+  }
+  const h = Buffer.alloc(32, 7);
+  const a = parseTransferFrame(encodeAccept(ID, { files: [{ index: 0, have: [1], hashes: [h] }], chunkHash: 'blake3' })[0]!);
+  assert.ok(a.type === FrameType.ACCEPT);
+  assert.equal(a.body.chunkHash, 'blake3');
+  const plain = parseTransferFrame(encodeAccept(ID, { files: [], chunkHash: 'sha256' })[0]!);
+  assert.ok(plain.type === FrameType.ACCEPT);
+  assert.equal(plain.body.chunkHash, undefined, 'sha256 is the default, not written');
+  expectWire(jsonFrame(FrameType.ACCEPT, { files: [], chunkHash: 'md5' }), 'bad-field');
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], emptyDirs: [], chunkHashes: 'blake3' }), 'bad-field');
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], emptyDirs: [], chunkHashes: [1] }), 'bad-field');
+  expectWire(jsonFrame(FrameType.OFFER, { files: [], emptyDirs: [], chunkHashes: Array(9).fill('x') }), 'oversized');
+  const done = parseTransferFrame(encodeFileDone(ID, 4, h));
+  assert.deepEqual({ ...done, sha256: Buffer.from((done as { sha256: Uint8Array }).sha256) }, { type: FrameType.FILE_DONE, transferId: ID, fileIndex: 4, sha256: h });
+  expectWire(encodeFileDone(ID, 4, h).subarray(0, 30), 'truncated');
+  expectWire(Uint8Array.of(...encodeFileDone(ID, 4, h), 0), 'bad-length');
 });
 
 test('accept field validation', () => {

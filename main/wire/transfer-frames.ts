@@ -5,16 +5,26 @@
  *
  * Every frame starts with: type (u8) | version (u8) | transfer id (16 bytes).
  *   Control frames then carry a UTF-8 JSON body (size-limited, validated field by field).
- *   DATA:      ... | file index u32 | chunk index u32 | sha256(payload) 32 | payload
- *   FILE_END:  ... | file index u32 | sha256(file) 32
+ *   DATA:      ... | file index u32 | chunk index u32 | chunk hash 32 | payload
+ *   FILE_END:  ... | file index u32 | file hash 32
  *   ACK:       ... | bytes written u64 (cumulative for the current attempt)
  *   RESEND:    ... | file index u32 | chunk index u32
+ *   FILE_DONE: ... | file index u32 | sha256(content) 32   (receiver → sender, blake3 only)
  * Integers are big-endian.
  *
  * Every frame fits MAX_FRAME_BYTES (below the secure channel's 16 MiB message
  * limit). OFFER and ACCEPT lists can be longer: they are then split into up to
  * MAX_PARTS frames carrying `part`/`parts`, sent back to back, and reassembled
  * with `PartCollector`.
+ *
+ * Hashes: the OFFER may propose faster chunk hashes (`chunkHashes`, e.g. ["blake3"]);
+ * the ACCEPT names the one picked (`chunkHash`). Without both, every attempt uses
+ * `sha256`: chunk hash = SHA-256(payload), file hash = SHA-256(content) (the
+ * original protocol, so older peers interoperate). With `blake3`: chunk hash =
+ * BLAKE3-256(payload), file hash = BLAKE3 of the file's chunk hashes concatenated
+ * in order (its root). ACCEPT's `hashes` of chunks already held use the same one.
+ * Then the sender never computes the content SHA-256: the receiver does, and
+ * tells it in FILE_DONE once the file is verified and in place.
  *
  * Flow: sender OFFER → receiver ACCEPT (with the verified chunks it already has) or
  * DECLINE → sender DATA.../FILE_END per file (receiver ACKs written bytes: flow
@@ -34,6 +44,7 @@ export const FrameType = {
   COMPLETE: 0x27,
   CANCEL: 0x28,
   ERROR: 0x29,
+  FILE_DONE: 0x2a,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -45,6 +56,7 @@ export const DATA_HEADER_SIZE = COMMON_HEADER_SIZE + 4 + 4 + SHA256_BYTES;
 export const FILE_END_SIZE = COMMON_HEADER_SIZE + 4 + SHA256_BYTES;
 export const ACK_SIZE = COMMON_HEADER_SIZE + 8;
 export const RESEND_SIZE = COMMON_HEADER_SIZE + 4 + 4;
+export const FILE_DONE_SIZE = COMMON_HEADER_SIZE + 4 + SHA256_BYTES;
 
 /** Largest frame we write or accept (the secure channel's limit is 16 MiB - 1 minus overhead). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024 - 64 * 1024;
@@ -58,6 +70,10 @@ export const MAX_SMALL_JSON = 64 * 1024;
 export const MAX_FILES = 1_000_000;
 export const MAX_PATH_CHARS = 4096;
 export const MAX_TEXT_CHARS = 2000;
+/** Chunk hash algorithms a receiver may pick (each 32 bytes). */
+export const CHUNK_HASHES = ['sha256', 'blake3'] as const;
+export type ChunkHashName = (typeof CHUNK_HASHES)[number];
+const MAX_PROPOSED_HASHES = 8;
 const MAX_U32 = 0xffff_ffff;
 
 export type WireErrorCode =
@@ -96,13 +112,15 @@ export interface OfferFile {
 export interface OfferBody {
   files: OfferFile[];
   emptyDirs: string[];
+  /** Chunk hashes the sender proposes besides sha256, best first (unknown names are ignored). */
+  chunkHashes?: string[];
 }
 export interface AcceptFile {
   /** File index in the offer. */
   index: number;
   /** Chunk indices the receiver already has, verified. */
   have: number[];
-  /** SHA-256 of each chunk in `have`, same order. */
+  /** Hash of each chunk in `have` (the accepted chunk hash), same order. */
   hashes: Uint8Array[];
   /**
    * The receiver already completed this file in an earlier attempt of the same
@@ -113,6 +131,8 @@ export interface AcceptFile {
 export interface AcceptBody {
   /** The same file index may appear in several entries (long lists are split). */
   files: AcceptFile[];
+  /** The chunk hash picked from the offer's proposals; absent means sha256. */
+  chunkHash?: ChunkHashName;
 }
 export interface ErrorBody {
   role: Role;
@@ -129,16 +149,18 @@ export type TransferFrame =
       transferId: string;
       fileIndex: number;
       chunkIndex: number;
-      /** Views into the frame (no copy). */
+      /** Views into the frame (no copy). `sha256` is the chunk hash (of the accepted algorithm). */
       sha256: Uint8Array;
       payload: Uint8Array;
     }
+  /** `sha256` is the file hash: SHA-256 of the content, or the BLAKE3 root (see top). */
   | { type: typeof FrameType.FILE_END; transferId: string; fileIndex: number; sha256: Uint8Array }
   | { type: typeof FrameType.ACK; transferId: string; bytes: number }
   | { type: typeof FrameType.RESEND; transferId: string; fileIndex: number; chunkIndex: number }
   | { type: typeof FrameType.COMPLETE; transferId: string }
   | { type: typeof FrameType.CANCEL; transferId: string; body: { role: Role; reason?: string } }
-  | { type: typeof FrameType.ERROR; transferId: string; body: ErrorBody };
+  | { type: typeof FrameType.ERROR; transferId: string; body: ErrorBody }
+  | { type: typeof FrameType.FILE_DONE; transferId: string; fileIndex: number; sha256: Uint8Array };
 
 // ---- Helpers ----------------------------------------------------------------
 
@@ -231,9 +253,20 @@ function toBase64(parts: Uint8Array[]): string {
  * Encode JSON lists into one or more frames of at most `maxFrameBytes`, each
  * `{"<list>":[...],...,"part":i,"parts":n}`. Items are never split.
  */
-function encodeParts(type: number, transferId: string, lists: Record<string, unknown[]>, maxFrameBytes: number): Uint8Array[] {
+function encodeParts(
+  type: number,
+  transferId: string,
+  lists: Record<string, unknown[]>,
+  maxFrameBytes: number,
+  /** Scalar fields repeated in every part. */
+  extra: Record<string, unknown> = {},
+): Uint8Array[] {
   const keys = Object.keys(lists);
-  const budget = maxFrameBytes - COMMON_HEADER_SIZE - 64 - keys.reduce((n, k) => n + k.length + 8, 0);
+  const extraJson = Object.entries(extra)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`)
+    .join('');
+  const budget = maxFrameBytes - COMMON_HEADER_SIZE - 64 - Buffer.byteLength(extraJson) - keys.reduce((n, k) => n + k.length + 8, 0);
   const parts: Record<string, string[]>[] = [];
   const fresh = (): Record<string, string[]> => Object.fromEntries(keys.map((k) => [k, [] as string[]]));
   let cur = fresh();
@@ -257,7 +290,7 @@ function encodeParts(type: number, transferId: string, lists: Record<string, unk
     throw new WireError('oversized', `needs ${parts.length} frames, more than ${MAX_PARTS}: too many entries`, transferId);
   }
   return parts.map((p, i) => {
-    const body = `{${keys.map((k) => `"${k}":[${p[k]!.join(',')}]`).join(',')},"part":${i},"parts":${parts.length}}`;
+    const body = `{${keys.map((k) => `"${k}":[${p[k]!.join(',')}]`).join(',')}${extraJson},"part":${i},"parts":${parts.length}}`;
     const json = encoder.encode(body);
     const buf = new Uint8Array(COMMON_HEADER_SIZE + json.length);
     writeHeader(buf, type, transferId);
@@ -276,6 +309,7 @@ export function encodeOffer(transferId: string, body: OfferBody, maxFrameBytes =
       emptyDirs: body.emptyDirs,
     },
     maxFrameBytes,
+    { chunkHashes: body.chunkHashes?.length ? body.chunkHashes : undefined },
   );
 }
 
@@ -296,7 +330,9 @@ export function encodeAccept(transferId: string, body: AcceptBody, maxFrameBytes
       entries.push({ index: f.index, have: f.have.slice(i, i + perEntry), hashes: toBase64(f.hashes.slice(i, i + perEntry)) });
     }
   }
-  return encodeParts(FrameType.ACCEPT, transferId, { files: entries }, maxFrameBytes);
+  return encodeParts(FrameType.ACCEPT, transferId, { files: entries }, maxFrameBytes, {
+    chunkHash: body.chunkHash && body.chunkHash !== 'sha256' ? body.chunkHash : undefined,
+  });
 }
 
 /**
@@ -380,6 +416,16 @@ export function encodeFileEnd(transferId: string, fileIndex: number, sha256: Uin
   if (sha256.length !== SHA256_BYTES) throw new WireError('bad-field', 'sha256 must be 32 bytes');
   const buf = new Uint8Array(FILE_END_SIZE);
   writeHeader(buf, FrameType.FILE_END, transferId);
+  view(buf).setUint32(COMMON_HEADER_SIZE, fileIndex);
+  buf.set(sha256, COMMON_HEADER_SIZE + 4);
+  return buf;
+}
+
+/** The receiver verified file `fileIndex` and put it in place; `sha256` is its content SHA-256. */
+export function encodeFileDone(transferId: string, fileIndex: number, sha256: Uint8Array): Uint8Array {
+  if (sha256.length !== SHA256_BYTES) throw new WireError('bad-field', 'sha256 must be 32 bytes');
+  const buf = new Uint8Array(FILE_DONE_SIZE);
+  writeHeader(buf, FrameType.FILE_DONE, transferId);
   view(buf).setUint32(COMMON_HEADER_SIZE, fileIndex);
   buf.set(sha256, COMMON_HEADER_SIZE + 4);
   return buf;
@@ -479,7 +525,12 @@ function parseOffer(frame: Uint8Array, id: string): { body: OfferBody; part: num
   const emptyDirs = arr(body['emptyDirs'] ?? [], id, 'emptyDirs', MAX_FILES).map((d, i) =>
     str(d, id, `emptyDirs[${i}]`, MAX_PATH_CHARS),
   );
-  return { body: { files, emptyDirs }, ...partOf(body, id) };
+  const proposed = body['chunkHashes'];
+  const chunkHashes =
+    proposed === undefined
+      ? undefined
+      : arr(proposed, id, 'chunkHashes', MAX_PROPOSED_HASHES).map((h, i) => str(h, id, `chunkHashes[${i}]`, 32));
+  return { body: chunkHashes ? { files, emptyDirs, chunkHashes } : { files, emptyDirs }, ...partOf(body, id) };
 }
 
 function parseAccept(frame: Uint8Array, id: string): { body: AcceptBody; part: number; parts: number } {
@@ -494,14 +545,19 @@ function parseAccept(frame: Uint8Array, id: string): { body: AcceptBody; part: n
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw fieldError(id, `files[${i}].hashes must be base64`);
     const raw32 = Buffer.from(b64, 'base64');
     if (raw32.length !== have.length * SHA256_BYTES) {
-      throw fieldError(id, `files[${i}].hashes must hold ${have.length} SHA-256 values`);
+      throw fieldError(id, `files[${i}].hashes must hold ${have.length} 32-byte hashes`);
     }
     const hashes = have.map((_, j) => new Uint8Array(raw32.buffer, raw32.byteOffset + j * SHA256_BYTES, SHA256_BYTES));
     const done = f['done'];
     if (done !== undefined && typeof done !== 'boolean') throw fieldError(id, `files[${i}].done must be a boolean`);
     return done ? { index, have, hashes, done } : { index, have, hashes };
   });
-  return { body: { files }, ...partOf(body, id) };
+  const picked = body['chunkHash'];
+  if (picked !== undefined && !(CHUNK_HASHES as readonly Json[]).includes(picked)) {
+    throw fieldError(id, `chunkHash must be one of ${CHUNK_HASHES.join(', ')}`);
+  }
+  const chunkHash = picked as ChunkHashName | undefined;
+  return { body: chunkHash && chunkHash !== 'sha256' ? { files, chunkHash } : { files }, ...partOf(body, id) };
 }
 
 /**
@@ -512,7 +568,7 @@ export function parseTransferFrame(frame: Uint8Array): TransferFrame {
   if (!(frame instanceof Uint8Array)) throw new WireError('bad-type', 'frame must be bytes');
   if (frame.length < 1) throw new WireError('truncated', 'empty frame');
   const type = frame[0]!;
-  if (type < FrameType.OFFER || type > FrameType.ERROR) {
+  if (type < FrameType.OFFER || type > FrameType.FILE_DONE) {
     throw new WireError('bad-type', `unknown transfer frame type 0x${type.toString(16).padStart(2, '0')}`);
   }
   if (frame.length < COMMON_HEADER_SIZE) throw new WireError('truncated', `frame shorter than ${COMMON_HEADER_SIZE}-byte header`);
@@ -557,6 +613,14 @@ export function parseTransferFrame(frame: Uint8Array): TransferFrame {
         transferId,
         fileIndex: dv.getUint32(COMMON_HEADER_SIZE),
         sha256: frame.subarray(COMMON_HEADER_SIZE + 4, FILE_END_SIZE),
+      };
+    case FrameType.FILE_DONE:
+      need(FILE_DONE_SIZE, true);
+      return {
+        type,
+        transferId,
+        fileIndex: dv.getUint32(COMMON_HEADER_SIZE),
+        sha256: frame.subarray(COMMON_HEADER_SIZE + 4, FILE_DONE_SIZE),
       };
     case FrameType.ACK: {
       need(ACK_SIZE, true);

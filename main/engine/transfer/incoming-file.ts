@@ -4,11 +4,17 @@
  * whole-file SHA-256 (fed in order as chunks arrive; whatever could not be fed
  * in order — resumed holes, resent chunks — is re-read from disk at the end),
  * resend bookkeeping, and finalization (verify, fsync, move to a free name).
+ *
+ * The file hash checked before the final name is the sender's FILE_END value:
+ * with chunk hash `sha256` the content SHA-256; with `blake3` the root over the
+ * chunk hashes we computed ourselves (chunk-hash.ts). Either way the content
+ * SHA-256 computed here is what the transfer reports.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { chunkCount, type AcceptFile, type OfferBody, type OfferFile } from '../../wire/transfer-frames.js';
 import { PartialFile, resolveInside, type FileIdentity, type PartialIo } from './partial-store.js';
+import { fileRoot, type ChunkHashAlg } from './chunk-hash.js';
 
 export const MAX_RESENDS_PER_CHUNK = 3;
 
@@ -19,6 +25,7 @@ export interface DoneFile {
   savedPath: string;
 }
 
+/** `sha256` is the content SHA-256 computed here. */
 export type FinalizeResult = { ok: true; sha256: Uint8Array; savedPath: string } | { ok: false; sha256: Uint8Array };
 
 export class IncomingFile {
@@ -43,6 +50,8 @@ export class IncomingFile {
     readonly identity: FileIdentity,
     private readonly saveDir: string,
     private readonly io: PartialIo,
+    /** Chunk hash agreed for this attempt. */
+    readonly alg: ChunkHashAlg = 'sha256',
   ) {
     this.chunks = chunkCount(offer.size, offer.chunkSize);
   }
@@ -53,7 +62,7 @@ export class IncomingFile {
    */
   async resume(): Promise<{ have: AcceptFile | null; bytes: number }> {
     if (this.offer.size === 0) return { have: null, bytes: 0 };
-    const part = await PartialFile.resume(this.saveDir, this.safe, this.identity, this.io, (ci, data) => this.feed(ci, data));
+    const part = await PartialFile.resume(this.saveDir, this.safe, this.identity, this.io, (ci, data) => this.feed(ci, data), this.alg);
     if (!part) return { have: null, bytes: 0 };
     await part.release(); // no handle open until data arrives
     this.part = part;
@@ -93,7 +102,7 @@ export class IncomingFile {
   }
 
   async ensurePart(): Promise<PartialFile> {
-    this.part ??= await PartialFile.create(this.saveDir, this.safe, this.identity, this.io);
+    this.part ??= await PartialFile.create(this.saveDir, this.safe, this.identity, this.io, this.alg);
     return this.part;
   }
 
@@ -130,7 +139,9 @@ export class IncomingFile {
     }
     this.hashedUpTo = this.chunks;
     const digest = this.hasher.digest();
-    if (!digest.equals(this.expected!)) return { ok: false, sha256: digest };
+    const check =
+      this.alg === 'sha256' ? digest : fileRoot(Array.from({ length: this.chunks }, (_, ci) => part.verified.get(ci)!));
+    if (!check.equals(this.expected!)) return { ok: false, sha256: digest };
     let savedPath: string;
     if (await this.sameFileAlreadyThere(digest)) {
       await part.discard();
@@ -181,6 +192,7 @@ export async function prepareFiles(a: {
   io: PartialIo;
   done: Map<number, DoneFile>;
   current: () => boolean;
+  alg?: ChunkHashAlg;
 }): Promise<{ files: IncomingFile[]; have: AcceptFile[]; skipped: number } | null> {
   const files: IncomingFile[] = [];
   const have: AcceptFile[] = [];
@@ -188,7 +200,7 @@ export async function prepareFiles(a: {
   for (let i = 0; i < a.offer.files.length; i++) {
     const offer = a.offer.files[i]!;
     const identity = { senderPeerId: a.senderPeerId, path: offer.path, size: offer.size, mtimeMs: offer.mtimeMs, chunkSize: offer.chunkSize };
-    const f = new IncomingFile(i, offer, a.safePaths[i]!, identity, a.saveDir, a.io);
+    const f = new IncomingFile(i, offer, a.safePaths[i]!, identity, a.saveDir, a.io, a.alg ?? 'sha256');
     files.push(f);
     const prev = a.done.get(i);
     if (prev) {

@@ -3,8 +3,8 @@
  *
  * Data goes to `<dir>/<name>.<idhash>.postern-part` (positional writes), next to a
  * sidecar `<...>.postern-part.json` recording the file identity (sender peer id,
- * offered path, size, sender mtime, chunk size) and the SHA-256 of every chunk
- * that was verified and written. `idhash` is derived from the identity, so the
+ * offered path, size, sender mtime, chunk size) and the hash of every chunk
+ * that was verified and written (`alg`: sha256, the default, or blake3). `idhash` is derived from the identity, so the
  * same file offered again by the same sender finds its partial, and different
  * senders/versions never share one.
  *
@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { chunkCount, chunkLength } from '../../wire/transfer-frames.js';
+import { CHUNK_HASH_ALGS, chunkHash, type ChunkHashAlg } from './chunk-hash.js';
 import { PART_SUFFIX, withSuffix } from './safe-names.js';
 
 export interface FileIdentity {
@@ -75,6 +76,8 @@ export function partPaths(saveDir: string, safeRel: string, id: FileIdentity): {
 
 interface SidecarJson {
   v: number;
+  /** Chunk hash algorithm of `hashes`; absent: sha256. */
+  alg?: ChunkHashAlg;
   identity: FileIdentity;
   have: number[];
   hashes: string;
@@ -116,7 +119,7 @@ function errno(err: unknown): string | undefined {
 }
 
 export class PartialFile {
-  /** chunk index → SHA-256 of chunks verified and written. */
+  /** chunk index → hash (`alg`) of chunks verified and written. */
   readonly verified = new Map<number, Uint8Array>();
   readonly chunks: number;
   private dirtyBytes = 0;
@@ -133,6 +136,7 @@ export class PartialFile {
     readonly sidecarPath: string,
     private handle: PartHandle | null,
     private readonly io: PartialIo,
+    readonly alg: ChunkHashAlg = 'sha256',
   ) {
     this.chunks = chunkCount(identity.size, identity.chunkSize);
   }
@@ -153,6 +157,8 @@ export class PartialFile {
    * Returns null when there is none (or its sidecar is unusable).
    * `onVerified` is called in ascending chunk order with the data of each good chunk
    * (lets the caller feed a whole-file hash without reading the prefix twice).
+   * Claims are checked with the sidecar's algorithm; `verified` then holds hashes
+   * in `alg` (the one agreed for this attempt).
    */
   static async resume(
     saveDir: string,
@@ -160,6 +166,7 @@ export class PartialFile {
     identity: FileIdentity,
     io: PartialIo = defaultIo,
     onVerified?: (index: number, data: Uint8Array) => void,
+    alg: ChunkHashAlg = 'sha256',
   ): Promise<PartialFile | null> {
     const { part, sidecar } = partPaths(saveDir, safeRel, identity);
     let json: SidecarJson;
@@ -170,6 +177,8 @@ export class PartialFile {
       throw err;
     }
     if (json?.v !== SIDECAR_VERSION || !sameIdentity(identity, json.identity) || !Array.isArray(json.have)) return null;
+    const stored: ChunkHashAlg = json.alg ?? 'sha256';
+    if (!CHUNK_HASH_ALGS.includes(stored)) return null;
     let handle: PartHandle;
     try {
       handle = await io.open(part, 'r+');
@@ -177,7 +186,7 @@ export class PartialFile {
       if (errno(err) === 'ENOENT') return null;
       throw err;
     }
-    const pf = new PartialFile(identity, part, sidecar, handle, io);
+    const pf = new PartialFile(identity, part, sidecar, handle, io, alg);
     try {
       const raw = Buffer.from(typeof json.hashes === 'string' ? json.hashes : '', 'base64');
       const claims: [number, Uint8Array][] = [];
@@ -192,9 +201,9 @@ export class PartialFile {
         const buf = Buffer.allocUnsafe(len);
         const got = await readFull(handle, buf, idx * identity.chunkSize);
         if (got !== len) continue;
-        const actual = createHash('sha256').update(buf).digest();
+        const actual = chunkHash(stored, buf);
         if (!actual.equals(claimed)) continue;
-        pf.verified.set(idx, actual);
+        pf.verified.set(idx, stored === alg ? actual : chunkHash(alg, buf));
         onVerified?.(idx, buf);
       }
     } catch (err) {
@@ -205,11 +214,17 @@ export class PartialFile {
   }
 
   /** Start a fresh partial (creates folders; truncates a stale part file). */
-  static async create(saveDir: string, safeRel: string, identity: FileIdentity, io: PartialIo = defaultIo): Promise<PartialFile> {
+  static async create(
+    saveDir: string,
+    safeRel: string,
+    identity: FileIdentity,
+    io: PartialIo = defaultIo,
+    alg: ChunkHashAlg = 'sha256',
+  ): Promise<PartialFile> {
     const { part, sidecar } = partPaths(saveDir, safeRel, identity);
     await fsp.mkdir(path.dirname(part), { recursive: true });
     const handle = await io.open(part, 'w+');
-    return new PartialFile(identity, part, sidecar, handle, io);
+    return new PartialFile(identity, part, sidecar, handle, io, alg);
   }
 
   /** Resume if possible, else create. */
@@ -219,8 +234,12 @@ export class PartialFile {
     identity: FileIdentity,
     io: PartialIo = defaultIo,
     onVerified?: (index: number, data: Uint8Array) => void,
+    alg: ChunkHashAlg = 'sha256',
   ): Promise<PartialFile> {
-    return (await PartialFile.resume(saveDir, safeRel, identity, io, onVerified)) ?? PartialFile.create(saveDir, safeRel, identity, io);
+    return (
+      (await PartialFile.resume(saveDir, safeRel, identity, io, onVerified, alg)) ??
+      PartialFile.create(saveDir, safeRel, identity, io, alg)
+    );
   }
 
   get verifiedBytes(): number {
@@ -271,7 +290,13 @@ export class PartialFile {
     const have = [...this.verified.keys()].sort((a, b) => a - b);
     const all = Buffer.allocUnsafe(have.length * 32);
     have.forEach((idx, j) => all.set(this.verified.get(idx)!, j * 32));
-    const body: SidecarJson = { v: SIDECAR_VERSION, identity: this.identity, have, hashes: all.toString('base64') };
+    const body: SidecarJson = {
+      v: SIDECAR_VERSION,
+      ...(this.alg === 'sha256' ? {} : { alg: this.alg }),
+      identity: this.identity,
+      have,
+      hashes: all.toString('base64'),
+    };
     const tmp = `${this.sidecarPath}.tmp`;
     const fh = await fsp.open(tmp, 'w');
     try {

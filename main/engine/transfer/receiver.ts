@@ -4,6 +4,8 @@
  * sender, path, size, mtime, chunk size) is looked up and re-verified, and the
  * ACCEPT lists the chunks we already have so they are not sent again.
  *
+ * Chunk hash: the first of the offer's proposals we compute natively (BLAKE3),
+ * else SHA-256; named in the ACCEPT (chunk-hash.ts).
  * DATA: the chunk hash is checked on arrival (mismatch → RESEND, bounded), the
  * whole-file SHA-256 is fed in order, and the chunk is written at its offset by
  * a serial write queue; every processed chunk is ACKed (the sender's flow-control
@@ -13,7 +15,6 @@
  * concurrently). COMPLETE when every file and empty folder is in place.
  * Disk errors fail the transfer with partials kept; disconnects pause it.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
 import type { FramedChannel } from '../channel/framed-channel.js';
@@ -26,6 +27,7 @@ import {
   encodeComplete,
   encodeDecline,
   encodeError,
+  encodeFileDone,
   encodeResend,
   WireError,
   type ErrorBody,
@@ -33,6 +35,7 @@ import {
 } from '../../wire/transfer-frames.js';
 import { TransferFailure, describeFsError, fromPeerError, messageForPeer, protocolError } from './errors.js';
 import { IncomingFile, prepareFiles, type DoneFile } from './incoming-file.js';
+import { chunkHash, pickChunkHash, type ChunkHashAlg } from './chunk-hash.js';
 import { defaultIo, resolveInside, type PartialIo } from './partial-store.js';
 
 export type { DoneFile };
@@ -56,6 +59,8 @@ export interface ReceiverOptions {
   io?: PartialIo;
   /** The sender's window; a backlog well beyond it means the sender ignores flow control. */
   window: number;
+  /** Chunk hashes we accept besides sha256 (default: those computed natively here). */
+  chunkHashes?: readonly ChunkHashAlg[];
 }
 
 export class IncomingTransfer extends TransferBase {
@@ -63,6 +68,7 @@ export class IncomingTransfer extends TransferBase {
   private safe: { files: string[]; emptyDirs: string[] };
   private readonly io: PartialIo;
   private readonly window: number;
+  private readonly acceptable: readonly ChunkHashAlg[] | undefined;
   private files: IncomingFile[] = [];
   private chain: Promise<void> = Promise.resolve();
   private backlog = 0;
@@ -74,6 +80,9 @@ export class IncomingTransfer extends TransferBase {
   /** After a pause, writes of that attempt still complete (data already received is kept). */
   private readonly draining = new Set<number>();
   private stopping: Promise<void> = Promise.resolve();
+  private accepting: Promise<void> = Promise.resolve();
+  /** Chunk hash of the current attempt (picked from the offer's proposals at accept). */
+  private alg: ChunkHashAlg = 'sha256';
 
   private constructor(
     host: TransferHost,
@@ -89,6 +98,7 @@ export class IncomingTransfer extends TransferBase {
     this.safe = safe;
     this.io = opts.io ?? defaultIo;
     this.window = opts.window;
+    this.acceptable = opts.chunkHashes;
   }
 
   private static infoFor(
@@ -222,10 +232,23 @@ export class IncomingTransfer extends TransferBase {
     this.setState('declined');
   }
 
-  async accept(saveDir: string): Promise<void> {
-    if (this.state === 'completed' || this.state === 'cancelled' || this.state === 'declined') return;
+  /**
+   * Accepts run one at a time: a sender that offers twice in a row (reconnect +
+   * resume) makes two; the later one waits for the earlier to let go of the
+   * partials (whose sidecars it may be flushing) and the superseded one stops early.
+   */
+  accept(saveDir: string): Promise<void> {
+    if (this.state === 'completed' || this.state === 'cancelled' || this.state === 'declined') return Promise.resolve();
     const attempt = ++this.attempt;
     this.info.saveDir = saveDir;
+    const run = this.accepting.then(() => this.doAccept(saveDir, attempt));
+    this.accepting = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doAccept(saveDir: string, attempt: number): Promise<void> {
+    if (attempt !== this.attempt) return;
+    const alg = pickChunkHash(this.offerBody.chunkHashes, this.acceptable);
     try {
       await fsp.mkdir(saveDir, { recursive: true });
       const prepared = await prepareFiles({
@@ -236,12 +259,14 @@ export class IncomingTransfer extends TransferBase {
         io: this.io,
         done: this.doneFiles,
         current: () => attempt === this.attempt,
+        alg,
       });
       if (!prepared) return;
       const { files, have, skipped } = prepared;
       for (const d of this.safe.emptyDirs) await fsp.mkdir(resolveInside(saveDir, d), { recursive: true });
       if (attempt !== this.attempt) return;
       this.files = files;
+      this.alg = alg;
       this.filesLeft = files.filter((f) => !f.done).length;
       this.draining.clear();
       this.backlog = 0;
@@ -254,7 +279,7 @@ export class IncomingTransfer extends TransferBase {
         delete f.sha256;
         delete f.savedPath;
       });
-      for (const frame of encodeAccept(this.id, { files: have })) this.send(frame, attempt);
+      for (const frame of encodeAccept(this.id, { files: have, chunkHash: alg })) this.send(frame, attempt);
       this.setState('active');
       if (this.filesLeft === 0) this.checkComplete(attempt);
     } catch (err) {
@@ -281,7 +306,7 @@ export class IncomingTransfer extends TransferBase {
       // Late duplicate (e.g. a resend that crossed a good copy): acknowledge, ignore.
       return this.enqueue(attempt, async () => this.acked(len, frameLength, attempt));
     }
-    const actual = createHash('sha256').update(payload).digest();
+    const actual = chunkHash(this.alg, payload);
     if (!actual.equals(sha256)) {
       this.requestResend(f, chunkIndex, attempt);
       return this.enqueue(attempt, async () => this.acked(len, frameLength, attempt));
@@ -452,6 +477,8 @@ export class IncomingTransfer extends TransferBase {
         info.savedPath = r.savedPath;
         this.doneFiles.set(f.index, { index: f.index, sha256: info.sha256, savedPath: r.savedPath });
         this.host.persistSoon();
+        // With blake3 the sender never hashed the content: tell it what we got.
+        if (f.alg !== 'sha256') this.send(encodeFileDone(this.id, f.index, r.sha256), attempt);
       }
       if (attempt !== this.attempt) return;
       if (!r.ok) {

@@ -31,6 +31,7 @@ import {
   type AcceptBody,
   type ErrorBody,
 } from '../../wire/transfer-frames.js';
+import { LOCAL_CHUNK_HASHES, chunkHash, fileRoot, type ChunkHashAlg } from './chunk-hash.js';
 import { TransferFailure, describeFsError, fromPeerError, messageForPeer, protocolError } from './errors.js';
 import type { ScannedFile } from './scan.js';
 import { TransferBase, type TransferHost } from './transfer-base.js';
@@ -53,6 +54,8 @@ export interface SenderOptions {
   chunkSize: number;
   /** Max bytes sent but not yet acknowledged by the receiver. */
   window: number;
+  /** Chunk hashes to propose besides sha256 (default: those computed natively here). */
+  chunkHashes?: readonly ChunkHashAlg[];
 }
 
 /** Resolve-all wakeup for loops waiting on acks, resends or stop. */
@@ -77,6 +80,7 @@ export class OutgoingTransfer extends TransferBase {
   readonly sources: ScannedFile[];
   readonly chunkSize: number;
   private readonly window: number;
+  private readonly proposed: readonly ChunkHashAlg[];
   private readonly signal = new Signal();
   // Per-attempt state:
   private have = new Map<number, Map<number, Uint8Array>>();
@@ -92,6 +96,8 @@ export class OutgoingTransfer extends TransferBase {
   private acceptParts = new PartCollector<AcceptBody>();
   /** Pending `drained()` of the channel after a write returned false. */
   private draining: Promise<void> | null = null;
+  /** Chunk hash of the current attempt (picked by the receiver's ACCEPT). */
+  private alg: ChunkHashAlg = 'sha256';
 
   constructor(
     host: TransferHost,
@@ -120,6 +126,7 @@ export class OutgoingTransfer extends TransferBase {
     this.sources = rec.files;
     this.chunkSize = rec.chunkSize;
     this.window = opts.window;
+    this.proposed = opts.chunkHashes ?? LOCAL_CHUNK_HASHES;
   }
 
   toRecord(): OutgoingRecord | null {
@@ -151,7 +158,7 @@ export class OutgoingTransfer extends TransferBase {
     this.setState('waiting-accept');
     this.acceptParts = new PartCollector<AcceptBody>();
     this.draining = null;
-    for (const frame of encodeOfferFrames(this.id, this.sources, this.info.emptyDirs, this.chunkSize)) this.send(frame);
+    for (const frame of encodeOfferFrames(this.id, this.sources, this.info.emptyDirs, this.chunkSize, this.proposed)) this.send(frame);
   }
 
   /** No channel to offer on yet. */
@@ -189,6 +196,9 @@ export class OutgoingTransfer extends TransferBase {
     }
     if (!bodies) return; // more parts to come
     const body: AcceptBody = { files: bodies.flatMap((b) => b.files) };
+    const alg: ChunkHashAlg = bodies[0]?.chunkHash ?? 'sha256';
+    if (bodies.some((b) => (b.chunkHash ?? 'sha256') !== alg)) return this.protocolFailure('accept parts pick different chunk hashes');
+    if (alg !== 'sha256' && !this.proposed.includes(alg)) return this.protocolFailure(`accept picks chunk hash ${alg}, which was not offered`);
     const have = new Map<number, Map<number, Uint8Array>>();
     const done = new Set<number>();
     let claimed = 0;
@@ -210,6 +220,7 @@ export class OutgoingTransfer extends TransferBase {
       }
       have.set(f.index, m);
     }
+    this.alg = alg;
     this.have = have;
     this.doneAtReceiver = done;
     this.sent = 0;
@@ -256,6 +267,15 @@ export class OutgoingTransfer extends TransferBase {
     }
     this.resendQueue.push({ fi, ci });
     this.signal.fire();
+  }
+
+  /** blake3 attempts: the receiver's content SHA-256 of a file it verified against our root. */
+  handleFileDone(fi: number, sha256: Uint8Array): void {
+    if (this.state !== 'active') return;
+    const f = this.info.files[fi];
+    if (!f) return this.protocolFailure(`FILE_DONE for file ${fi} of ${this.sources.length}`);
+    if (this.alg === 'sha256') return; // we computed it ourselves
+    f.sha256 = bytesToHex(sha256);
   }
 
   handleComplete(): void {
@@ -354,7 +374,10 @@ export class OutgoingTransfer extends TransferBase {
     const src = this.sources[fi]!;
     const st = await fsp.stat(src.absPath);
     if (!st.isFile() || st.size !== src.size || Math.trunc(st.mtimeMs) !== src.mtimeMs) throw this.changed(src);
-    const whole = createHash('sha256');
+    const alg = this.alg;
+    // sha256: the content's SHA-256; blake3: the root over the chunk hashes (see chunk-hash.ts).
+    const whole = alg === 'sha256' ? createHash('sha256') : null;
+    const hashes: Buffer[] = [];
     const n = chunkCount(src.size, this.chunkSize);
     const claims = this.have.get(fi);
     if (n > 0) {
@@ -368,8 +391,9 @@ export class OutgoingTransfer extends TransferBase {
           next?.catch(() => undefined);
           if (!this.live(attempt)) return;
           const payload = buf.subarray(DATA_HEADER_SIZE);
-          const sha = createHash('sha256').update(payload).digest();
-          whole.update(payload);
+          const sha = chunkHash(alg, payload);
+          if (whole) whole.update(payload);
+          else hashes.push(sha);
           const claim = claims?.get(ci);
           if (claim) {
             if (sha.equals(claim)) continue;
@@ -387,8 +411,8 @@ export class OutgoingTransfer extends TransferBase {
       }
     }
     if (!this.live(attempt)) return;
-    const digest = whole.digest();
-    this.info.files[fi]!.sha256 = bytesToHex(digest);
+    const digest = whole ? whole.digest() : fileRoot(hashes);
+    if (whole) this.info.files[fi]!.sha256 = bytesToHex(digest);
     if (fi === this.sources.length - 1) this.allSent = true;
     this.send(encodeFileEnd(this.id, fi, digest), attempt);
   }
@@ -426,7 +450,7 @@ export class OutgoingTransfer extends TransferBase {
         await fh.close();
       }
       const payload = buf.subarray(DATA_HEADER_SIZE);
-      writeDataHeader(buf, this.id, fi, ci, createHash('sha256').update(payload).digest());
+      writeDataHeader(buf, this.id, fi, ci, chunkHash(this.alg, payload));
       this.resentBytes += payload.length;
       await this.sendData(buf, payload.length, attempt);
     }
@@ -439,11 +463,18 @@ export { DISCONNECTED };
  * The OFFER frames for a manifest. Throws TransferFailure `too-many-files` when
  * the list does not fit in MAX_PARTS frames.
  */
-export function encodeOfferFrames(id: string, files: readonly ScannedFile[], emptyDirs: string[], chunkSize: number): Uint8Array[] {
+export function encodeOfferFrames(
+  id: string,
+  files: readonly ScannedFile[],
+  emptyDirs: string[],
+  chunkSize: number,
+  chunkHashes: readonly string[] = [],
+): Uint8Array[] {
   try {
     return encodeOffer(id, {
       files: files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, chunkSize })),
       emptyDirs,
+      ...(chunkHashes.length ? { chunkHashes: [...chunkHashes] } : {}),
     });
   } catch (err) {
     if (!(err instanceof WireError)) throw err;

@@ -46,7 +46,9 @@ export class RateMeter {
   /** Feed the cumulative transferred byte count; returns the smoothed rate (bytes/s). */
   sample(now: number, bytes: number): number {
     const dt = (now - this.lastAt) / 1000;
-    if (dt < 0.01) return this.rate;
+    // Later samples need 10 ms to mean something; the first only needs bytes to have
+    // moved, so a transfer that is over in a few events still shows a rate.
+    if (dt < (this.primed ? 0.01 : 0.001)) return this.rate;
     const inst = Math.max(0, bytes - this.lastBytes) / dt;
     this.rate = this.primed ? RATE_ALPHA * inst + (1 - RATE_ALPHA) * this.rate : inst;
     this.primed = true;

@@ -41,6 +41,7 @@ import {
 import { TransferFailure } from './errors.js';
 import { TypedEmitter } from './events.js';
 import type { PartialIo } from './partial-store.js';
+import type { ChunkHashAlg } from './chunk-hash.js';
 import { TransferStateFile, type PersistedTransfers } from './persist.js';
 import { IncomingTransfer } from './receiver.js';
 import { scanPaths } from './scan.js';
@@ -70,6 +71,8 @@ export interface TransferManagerOptions {
   log?: (msg: string) => void;
   /** Test hook: how receivers open partial files (inject disk errors). */
   io?: PartialIo;
+  /** Chunk hashes proposed/accepted besides sha256 (default: BLAKE3 where its native module loads). */
+  chunkHashes?: readonly ChunkHashAlg[];
 }
 
 export interface TransferManagerEvents {
@@ -187,7 +190,7 @@ export class TransferManager {
     encodeOfferFrames(id, scan.files, scan.emptyDirs, this.opts.chunkSize); // throws too-many-files
     const t = new OutgoingTransfer(
       this.host,
-      { chunkSize: this.opts.chunkSize, window: this.opts.window },
+      { chunkSize: this.opts.chunkSize, window: this.opts.window, ...this.hashOpts() },
       {
         id,
         peerId,
@@ -282,6 +285,10 @@ export class TransferManager {
 
   // ---- internals ---------------------------------------------------------------
 
+  private hashOpts(): { chunkHashes?: readonly ChunkHashAlg[] } {
+    return this.opts.chunkHashes ? { chunkHashes: this.opts.chunkHashes } : {};
+  }
+
   private find(id: string): OutgoingTransfer | IncomingTransfer | undefined {
     return this.outgoing.get(id) ?? this.incoming.get(id);
   }
@@ -294,7 +301,7 @@ export class TransferManager {
       this.host.log(`could not load transfers: ${String(err)}`);
       return;
     }
-    const opts = { chunkSize: this.opts.chunkSize, window: this.opts.window };
+    const opts = { chunkSize: this.opts.chunkSize, window: this.opts.window, ...this.hashOpts() };
     for (const rec of state.outgoing) {
       if (this.outgoing.has(rec.id)) continue;
       const t = new OutgoingTransfer(this.host, { ...opts, chunkSize: rec.chunkSize }, rec, rec.state, rec.error && {
@@ -306,7 +313,7 @@ export class TransferManager {
     }
     for (const rec of state.incoming) {
       if (this.incoming.has(rec.id)) continue;
-      const t = IncomingTransfer.fromRecord(this.host, { io: this.opts.io, window: this.opts.window }, rec);
+      const t = IncomingTransfer.fromRecord(this.host, { io: this.opts.io, window: this.opts.window, ...this.hashOpts() }, rec);
       if (t) this.incoming.set(rec.id, t);
     }
   }
@@ -367,6 +374,8 @@ export class TransferManager {
         return tx?.handleResend(f.fileIndex, f.chunkIndex);
       case FrameType.COMPLETE:
         return tx?.handleComplete();
+      case FrameType.FILE_DONE:
+        return tx?.handleFileDone(f.fileIndex, f.sha256);
       case FrameType.CANCEL:
         return f.body.role === 'sender' ? rx?.handleRemoteCancel() : tx?.handleRemoteCancel();
       case FrameType.ERROR:
@@ -399,7 +408,12 @@ export class TransferManager {
     }
     if (!all) return;
     this.offerParts.delete(key);
-    this.onOffer(peerId, channel, id, { files: all.flatMap((b) => b.files), emptyDirs: all.flatMap((b) => b.emptyDirs) });
+    const chunkHashes = all[0]?.chunkHashes;
+    this.onOffer(peerId, channel, id, {
+      files: all.flatMap((b) => b.files),
+      emptyDirs: all.flatMap((b) => b.emptyDirs),
+      ...(chunkHashes ? { chunkHashes } : {}),
+    });
   }
 
   private onOffer(peerId: string, channel: FramedChannel, id: string, body: OfferBody): void {
@@ -421,7 +435,7 @@ export class TransferManager {
     let pending = 0;
     for (const t of this.incoming.values()) if (t.peerId === peerId && t.state === 'offered') pending++;
     if (pending >= MAX_PENDING_OFFERS_PER_PEER) return refuse('too many unanswered offers');
-    const t = IncomingTransfer.fromOffer(this.host, { io: this.opts.io, window: this.opts.window }, peerId, id, body, channel);
+    const t = IncomingTransfer.fromOffer(this.host, { io: this.opts.io, window: this.opts.window, ...this.hashOpts() }, peerId, id, body, channel);
     this.incoming.set(id, t);
     if (t.state === 'offered') {
       this.emitter.emit('transfer', t.snapshot());
