@@ -16,26 +16,19 @@
  * Needs root and turnserver; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Lab, labUnavailable } from './lab.js';
-import { until } from './exec.js';
+import { startCoturn, turnserverMissing } from './coturn.js';
 
 const PEER = fileURLToPath(new URL('./fixtures/turn-peer.ts', import.meta.url));
 const USER = 'alice';
 const PASSWORD = 'wonderland-7';
 const SECRET = 'postern-lab-shared-secret';
-const REALM = 'postern.lab';
 const MIB8 = 8 << 20;
 
-function turnserverMissing(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'];
-  return dirs.some((d) => d && existsSync(join(d, 'turnserver'))) ? undefined : 'coturn (turnserver) is not installed';
-}
 
 const skip = (await labUnavailable()) ?? turnserverMissing();
 if (skip) console.log(`# TURN lab tests skipped: ${skip}`);
@@ -89,22 +82,7 @@ describe('TURN relay through coturn', { skip: skip ?? false, timeout: 90_000 }, 
     return lab;
   };
 
-  async function coturn(l: Lab, name: string, port: number, minPort: number, extra: string[]): Promise<void> {
-    const [s1, s2] = l.serverAddresses;
-    const args = [
-      '-n', `--listening-ip=${s1}`, `--listening-ip=${s2}`, `--listening-port=${port}`, `--alt-listening-port=${port + 1}`,
-      `--min-port=${minPort}`, `--max-port=${minPort + 999}`, `--realm=${REALM}`, '--fingerprint',
-      '--no-tls', '--no-dtls', '--no-cli', '--simple-log', `--log-file=${join(l.dir, `coturn-${name}.log`)}`,
-      `--pidfile=${join(l.dir, `coturn-${name}.pid`)}`, `--db=${join(l.dir, `coturn-${name}.sqlite`)}`, ...extra,
-    ];
-    const child = l.spawn('server', 'turnserver', args, { stdio: 'ignore' });
-    await until(async () => {
-      if (child.exitCode !== null) throw new Error(`turnserver ${name} exited (${child.exitCode}); see ${l.dir}/coturn-${name}.log`);
-      const u = await l.exec('server', 'ss', ['-lnu']);
-      const t = await l.exec('server', 'ss', ['-lnt']);
-      return [s1, s2].every((a) => u.stdout.includes(`${a}:${port} `) && t.stdout.includes(`${a}:${port} `));
-    }, 10_000, `turnserver ${name} listening on ${port}`);
-  }
+  const coturn = startCoturn;
 
   before(async () => {
     lab = await Lab.up({

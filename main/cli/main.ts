@@ -12,6 +12,7 @@ import { TIERS, type ConnectedTier } from '../../shared/domain/connection.js';
 import type { TransferInfo } from '../../shared/domain/transfer.js';
 import { createOutput, formatBytes, type Output } from './output.js';
 import { resolvePeer } from './peers.js';
+import { parseTurnServer } from '../engine/relay/turn-tier.js';
 import { errorCode, errorMessage } from '../engine/errors.js';
 
 const USAGE = `Usage:
@@ -31,6 +32,7 @@ Common options:
   --name NAME        this device's display name
   --port N           TCP port to accept peers on (forward it on your router for tier "direct")
   --disable-tier T   never try tier T (debug; repeatable)
+  --turn HOST:PORT[/tcp] --turn-user U --turn-pass P   relay through a TURN server when nothing direct works
 `;
 
 const common = {
@@ -42,6 +44,9 @@ const common = {
   'disable-tier': { type: 'string', multiple: true },
   'host-address': { type: 'string', multiple: true },
   'no-discovery': { type: 'boolean', default: false },
+  turn: { type: 'string' },
+  'turn-user': { type: 'string' },
+  'turn-pass': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -49,7 +54,7 @@ function defaultDataDir(): string {
   return process.env.POSTERN_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern');
 }
 
-type CommonValues = { rendezvous?: string[]; data?: string; name?: string; port?: string; 'disable-tier'?: string[]; 'host-address'?: string[]; 'no-discovery'?: boolean };
+type CommonValues = { turn?: string; 'turn-user'?: string; 'turn-pass'?: string; rendezvous?: string[]; data?: string; name?: string; port?: string; 'disable-tier'?: string[]; 'host-address'?: string[]; 'no-discovery'?: boolean };
 
 function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOptions {
   const disabled = [...(v['disable-tier'] ?? []), ...(process.env.POSTERN_DISABLE_TIERS?.split(',').filter(Boolean) ?? [])];
@@ -64,6 +69,7 @@ function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOpt
     listenPort: port,
     discovery: !v['no-discovery'],
     knobs: { disabledTiers: new Set(disabled as ConnectedTier[]) },
+    ...(v.turn ? { turn: { server: parseTurnServer(v.turn), credentials: { username: v['turn-user'] ?? process.env.POSTERN_TURN_USER ?? '', password: v['turn-pass'] ?? process.env.POSTERN_TURN_PASSWORD ?? '' } } } : {}),
     ...(process.env.POSTERN_DEBUG ? { log: (line: string) => process.stderr.write(`[postern] ${line}\n`) } : {}),
     ...extra,
   };

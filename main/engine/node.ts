@@ -18,6 +18,8 @@ import { startRendezvous, type RendezvousServer } from '../rendezvous/server.js'
 import { LanDiscovery, type NearbyDevice } from './discovery/lan-discovery.js';
 import { isRelayTier, runLadder } from './ladder/ladder.js';
 import { connectRelay, serverRelayTier } from './relay/server-relay-tier.js';
+import { answerTurn, TurnRequestSchema, turnRelayTier, type TurnConfig } from './relay/turn-tier.js';
+import type { UDXStream } from 'udx-native';
 import { TIER_RANK } from '../../shared/domain/connection.js';
 import { ackHello, type Link } from './ladder/link.js';
 import { ReverseHub } from './ladder/reverse-hub.js';
@@ -66,6 +68,8 @@ export interface NodeOptions {
   /** LAN discovery by multicast. @default true */
   discovery?: boolean | { interfaceAddress?: string; port?: number; intervalMs?: number };
   knobs?: Partial<Knobs>;
+  /** A TURN server to relay through when nothing direct works (needs the same on the other side). */
+  turn?: TurnConfig;
   /** Open the shared UDP socket (punching, STUN, UDX streams). @default true */
   udp?: boolean;
   /** Ask the gateway for a port (PCP, NAT-PMP, UPnP). @default on, off when the rendezvous is on loopback (main/engine/portmap/integrate.ts) */
@@ -324,11 +328,12 @@ export class PosternNode extends Emitter<NodeEvents> {
     }
     if (body.k === 'punch') return this.onPunchRequest(from, body);
     if (body.k === 'tcp-punch') return this.onTcpPunchRequest(from, body);
+    if (body.k === 'turn') return this.onTurnRequest(from, body);
     if ((body.k === 'punch-go' || body.k === 'tcp-punch-go') && typeof body.reqId === 'string') {
       this.punchGo.get(`${from.peerId}/${body.reqId}`)?.(body);
       return;
     }
-    if (body.k === 'punch-ack' || body.k === 'punch-fail' || body.k === 'tcp-punch-ack') this.replies.deliver(from.peerId, body);
+    if (body.k === 'punch-ack' || body.k === 'punch-fail' || body.k === 'tcp-punch-ack' || body.k === 'turn-ack') this.replies.deliver(from.peerId, body);
   }
 
   private punchAllowed(from: PeerInfo, purpose: string, nameplate?: number): boolean {
@@ -339,6 +344,28 @@ export class PosternNode extends Emitter<NodeEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 8000);
       this.punchGo.set(key, (body) => { clearTimeout(timer); this.punchGo.delete(key); resolve(body); });
+    });
+  }
+
+  /** Run the responder's handshake on a stream that arrived by a punch or a relay. */
+  private acceptStream(stream: UDXStream, from: PeerInfo, what: string): void {
+    receiveGreeting(stream, this.identity).then(
+      ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${what} ${stream.remoteHost}:${stream.remotePort}` }),
+      (err: Error) => { this.log(`${what} stream from ${from.peerId.slice(0, 8)} ended: ${err.message}`); stream.destroy(); },
+    );
+  }
+
+  private onTurnRequest(from: PeerInfo, body: Record<string, unknown>): void {
+    const parsed = TurnRequestSchema.safeParse(body);
+    if (!parsed.success) return;
+    const req = parsed.data;
+    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
+    if (!this.punchAllowed(from, req.purpose, req.nameplate)) return void fail('this device is not paired with you');
+    if (!this.opts.turn || !this.udp || this.knobs.disabledTiers.has('server-relay')) return void fail('the other device has no TURN server configured');
+    void answerTurn({
+      udp: this.udp, turn: this.opts.turn, request: req,
+      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
+      onStream: (stream) => this.acceptStream(stream, from, 'TURN'),
     });
   }
 
@@ -407,6 +434,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       log: this.log,
+      turn: this.opts.turn ?? null,
       portPreserved: () => !this.srflx[0] || !this.udp || this.srflx[0].port === this.udp.port,
       hostAddresses: () => this.hostAddresses(),
     };
@@ -679,7 +707,7 @@ export class PosternNode extends Emitter<NodeEvents> {
   // ---- outgoing: ladder ----------------------------------------------------
 
   private tiers(noRelay = false) {
-    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [serverRelayTier])];
+    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [turnRelayTier, serverRelayTier])];
   }
 
   private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {

@@ -20,6 +20,7 @@ import { EngineError, errorMessage } from '../errors.js';
 import type { UdpSocket } from '../net/udp-socket.js';
 import type { SignalReplies } from '../punch/signals.js';
 import type { NatDiscovery } from '../../../shared/domain/nat.js';
+import type { TurnConfig } from '../relay/turn-tier.js';
 
 export interface Knobs {
   /** Tiers never tried (debug knob: force a fallback path in tests). */
@@ -61,6 +62,8 @@ export interface DialContext {
   localNat: () => NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
+  /** A TURN server the user configured (the TURN variant of server-relay). */
+  turn?: TurnConfig | null;
   /** Diagnostics. */
   log?: (line: string) => void;
   /** Whether our NAT kept our UDP port in the public address STUN saw (true when unknown). */
