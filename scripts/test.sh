@@ -29,15 +29,16 @@ npm run --silent lint || { status=1; fail=$((fail + 1)); }
 
 step "unit and integration tests"
 mapfile -t unit < <(find main shared -name '*.test.ts' -not -path '*/node_modules/*' | sort)
-node --import tsx --test --test-reporter=tap --test-concurrency=2 "${unit[@]}" 2>&1 | tee "$log/unit.tap" | grep -E '^(not ok|ok|# (pass|fail|skip))' || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# spec to the console (failures in full), TAP to a file for the counts.
+node --import tsx --test --test-concurrency=2 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$log/unit.tap" "${unit[@]}" || status=1
 count_node "$log/unit.tap"
 
 if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && command -v ip >/dev/null; then
   step "network lab tests (namespaces, real kernel NAT)"
   mapfile -t lab < <(find e2e/lab -name '*.test.ts' | sort)
-  node --import tsx --test --test-reporter=tap --test-concurrency=1 "${lab[@]}" 2>&1 | tee "$log/lab.tap" | grep -E '^(not ok|ok|# (pass|fail|skip))' || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  node --import tsx --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$log/lab.tap" "${lab[@]}" || status=1
   count_node "$log/lab.tap"
 else
   step "network lab tests skipped: they need root, ip and nft (run .ci/run as root)"

@@ -57,7 +57,7 @@ async function setup(gw: FakeGatewayOptions, opts: Partial<PortMapperOptions> = 
   return { g, sched, dataDir, make };
 }
 
-const waitFor = async (cond: () => boolean, ms = 2000) => {
+const waitFor = async (cond: () => boolean, ms = 15_000) => {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out');
