@@ -13,6 +13,7 @@ import { formatTable, writeResults, type BenchModule } from './common.js';
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   loopback: async () => (await import('./loopback.js')).default,
+  'lab-path': async () => (await import('./lab-path.js')).default,
 };
 
 async function main(): Promise<number> {
