@@ -10,6 +10,8 @@ import { codeFromText } from '../../shared/domain/peers.js';
 import { EngineError } from '../engine/errors.js';
 import type { AppService } from './service.js';
 import { pairedView } from './views.js';
+import { wizardFacts } from '../engine/doctor/report.js';
+import { supportReport } from '../engine/doctor/redact.js';
 
 export function createHandlers(service: AppService): CommandHandlers {
   const node = () => service.requireNode();
@@ -66,5 +68,13 @@ export function createHandlers(service: AppService): CommandHandlers {
 
     'dialog.pickFiles': async () => ({ paths: await service.platform.pickFiles() }),
     'dialog.pickFolder': async () => ({ paths: await service.platform.pickFolder() }),
+
+    'doctor.run': async ({ checkReachability }) => {
+      if (checkReachability) await service.checkReachability();
+      return service.doctorReport();
+    },
+    'doctor.checkReachability': () => service.checkReachability(),
+    'doctor.copyReport': async () => supportReport(await service.doctorReport()),
+    'wizard.facts': async () => wizardFacts(await service.doctorReport()),
   };
 }

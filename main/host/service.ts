@@ -15,6 +15,9 @@ import type { AppState, EngineStatus } from '../../shared/domain/app.js';
 import type { EventName, EventPayload, EventSink } from '../../shared/ipc/contract.js';
 import type { Platform } from './platform.js';
 import { nearbyRequestView, pairedView, peerViews, selfView } from './views.js';
+import type { DoctorReport, ReachabilityResult } from '../../shared/domain/doctor.js';
+import { assembleReport } from '../engine/doctor/report.js';
+import { checkNodeReachability, collectInputs } from '../engine/doctor/collect.js';
 
 export interface AppServiceOptions {
   dataDir: string;
@@ -36,6 +39,9 @@ export class AppService {
   private sinks = new Set<EventSink>();
   private unbind: (() => void)[] = [];
   private peersQueued = false;
+  /** The last reachability check of the running engine (cleared on restart). */
+  private reach: ReachabilityResult | null = null;
+  private doctorTimer: NodeJS.Timeout | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
 
@@ -137,6 +143,7 @@ export class AppService {
 
   private async startNode(state: 'starting' | 'restarting'): Promise<void> {
     this.setEngine({ state, error: null });
+    this.reach = null;
     const settings = this.settings.get();
     await mkdir(settings.downloadDir, { recursive: true }).catch(() => {});
     const node = new PosternNode(nodeOptions(this.opts.dataDir, settings, { log: this.log, ...this.opts.nodeOverrides }));
@@ -195,7 +202,10 @@ export class AppService {
       node.on('rendezvous', ({ url, connected, observedIp, reason }) => {
         this.rendezvous = { url, state: connected ? 'connected' : 'disconnected', embedded: !!node.embeddedRendezvous, observedIp, reason: reason ?? null };
         this.emit('connectivity.rendezvous', this.rendezvous);
+        this.queueDoctor();
       }),
+      node.on('nat', () => this.queueDoctor()),
+      node.on('portmap', () => this.queueDoctor()),
       node.on('nearby-request', (req) => {
         const expiresAt = Date.now() + NEARBY_TIMEOUT_MS;
         const timer = setTimeout(() => this.closeNearby(req.requestId), NEARBY_TIMEOUT_MS);
@@ -227,6 +237,40 @@ export class AppService {
       this.peersQueued = false;
       this.emit('peers.changed', peerViews(this.running()));
     });
+  }
+
+  // ---- the connection doctor ------------------------------------------------------
+
+  /** The doctor's report from what the engine has measured (no probing, no check). */
+  async doctorReport(): Promise<DoctorReport> {
+    const node = this.requireNode();
+    return assembleReport(await collectInputs(node, { fixedPort: this.settings.get().listenPort !== 0, reachability: this.reach }));
+  }
+
+  /**
+   * The rendezvous dials us back. When the TCP port turns out reachable, the
+   * node re-announces its endpoint: the rendezvous then tells the devices that
+   * watch us, and those with something to send try again (and dial us directly).
+   */
+  async checkReachability(): Promise<ReachabilityResult> {
+    const node = this.requireNode();
+    const result = await checkNodeReachability(node);
+    if (this.node !== node) return result; // restarted meanwhile
+    this.reach = result;
+    if (result.ok) await node.setName(node.name).catch(() => {});
+    this.queueDoctor(0);
+    return result;
+  }
+
+  /** Several changes in a row become one `doctor.report` (only computed when someone listens). */
+  private queueDoctor(delayMs = 250): void {
+    if (!this.sinks.size) return;
+    clearTimeout(this.doctorTimer);
+    this.doctorTimer = setTimeout(() => {
+      if (!this.running()) return;
+      this.doctorReport().then((r) => this.emit('doctor.report', r), (err) => this.log(`doctor report failed: ${String(err)}`));
+    }, delayMs);
+    this.doctorTimer.unref();
   }
 
   // ---- pairing state the engine does not keep ------------------------------------

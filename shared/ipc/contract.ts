@@ -13,6 +13,7 @@ import type { ConnectionInfo } from '../domain/connection.js';
 import type { InviteView, NearbyRequestView, PairedView, PeerView, RendezvousView } from '../domain/peers.js';
 import { SettingsPatchSchema, type Settings } from '../domain/settings.js';
 import type { IncomingOfferPayload, TransferInfo, TransferProgressPayload } from '../domain/transfer.js';
+import type { DoctorReport, ReachabilityResult, WizardFacts } from '../domain/doctor.js';
 
 /** A command: `request` is a runtime schema; the response exists only as a type. */
 export interface CommandSpec<Req, Res> {
@@ -69,6 +70,15 @@ export const commands = {
   /** Native pickers; empty when cancelled. Headless hosts answer NO_NATIVE_DIALOG (the UI asks for paths instead). */
   'dialog.pickFiles': command<{ paths: string[] }>()(none),
   'dialog.pickFolder': command<{ paths: string[] }>()(none),
+
+  /** The connection doctor: what this computer's network allows, from measured facts (no probing); `checkReachability` runs the dial-back first. */
+  'doctor.run': command<DoctorReport>()(z.object({ checkReachability: z.boolean().optional() }).strict()),
+  /** The rendezvous dials our TCP port back and probes our UDP port (a few per minute at most). */
+  'doctor.checkReachability': command<ReachabilityResult>()(none),
+  /** The report for support, redacted (no file names, keys or device names; IP addresses kept): text, JSON, and both. */
+  'doctor.copyReport': command<{ text: string; json: string; combined: string }>()(none),
+  /** What the port-forwarding wizard shows: LAN and gateway addresses, router, ports, whether forwarding can help. */
+  'wizard.facts': command<WizardFacts>()(none),
 } as const;
 
 export const events = {
@@ -94,6 +104,9 @@ export const events = {
   'transfers.updated': event<TransferInfo>(),
   'transfers.progress': event<TransferProgressPayload>(),
   'transfers.offer': event<IncomingOfferPayload>(),
+
+  /** The doctor's facts changed (NAT discovery finished, the port mapper moved, a reachability check ran). */
+  'doctor.report': event<DoctorReport>(),
 } as const;
 
 export type Commands = typeof commands;
