@@ -3,7 +3,7 @@
  *   up       [--site NAME=BEHAVIOUR]… [--latency MS] [--rate MBIT] [--loss PCT] [--check]
  *            build a lab, print its hosts, keep it until Ctrl-C (then tear it down)
  *   selftest [--site NAME=BEHAVIOUR]…   build, prove every behaviour (selftest.ts), tear down; exit 1 on a failed check
- *   matrix   [--behaviours B,B,…] [--size MIB] [--timeout S] [--latency MS] [--rate MBIT] [--loss PCT] [--fake]
+ *   matrix   [--behaviours B,B,…] [--size MIB] [--timeout S] [--latency MS] [--rate MBIT] [--loss PCT] [--fake] [--relay]
  *            postern send/receive between every pair of behaviours; results in .lab-results/
  *   status   list labs on this machine (live or stale)
  *   down     [--all]   remove stale labs (owner gone); --all also live ones
@@ -33,6 +33,7 @@ const { positionals, values } = parseArgs({
     out: { type: 'string' },
     check: { type: 'boolean' },
     fake: { type: 'boolean' },
+    relay: { type: 'boolean' },
     all: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -137,6 +138,7 @@ async function main(): Promise<number> {
       ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
       ...(values.out ? { outDir: values.out } : {}),
       ...(values.fake ? { cli: fake } : {}),
+      ...(values.relay ? { relay: true } : {}),
       ...shape,
       log,
     });

@@ -37,6 +37,8 @@ export interface MatrixOptions extends LinkShape {
   /** The postern command (default: this Node running bin/postern.js). */
   cli?: string[];
   rendezvousPort?: number;
+  /** The rendezvous relays (`postern rendezvous --relay`). */
+  relay?: boolean;
   log?: (line: string) => void;
 }
 
@@ -135,7 +137,7 @@ export async function runMatrix(o: MatrixOptions): Promise<{ report: MatrixRepor
   let rvError: string | undefined;
   const startRv = async (): Promise<void> => {
     try {
-      rv = await startRendezvous(lab, { ...(o.cli ? { cli: o.cli } : {}), port: o.rendezvousPort ?? 443 });
+      rv = await startRendezvous(lab, { ...(o.cli ? { cli: o.cli } : {}), port: o.rendezvousPort ?? 443, ...(o.relay ? { relay: true } : {}) });
       report.rendezvous = rv.url;
     } catch (err) {
       rv = undefined;
