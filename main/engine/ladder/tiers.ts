@@ -184,7 +184,11 @@ export const reverseTier: Strategy = {
 export async function dialBack(ctx: DialContext, reqId: string, signal: AbortSignal): Promise<Link> {
   const lan = lanCandidates(ctx.target).map((c) => ({ ip: c.ip, port: c.port }));
   const pub = directCandidates(ctx.target);
-  const all = [...lan, ...pub];
+  // A port the requester's gateway mapped for it (UPnP / NAT-PMP / PCP) reaches it too.
+  const mapped = ctx.target.endpoint.candidates
+    .filter((c) => c.kind === 'mapped' && c.proto === 'tcp' && !isPrivateIp(c.ip) && !pub.some((p) => p.ip === c.ip && p.port === c.port))
+    .map((c) => ({ ip: c.ip, port: c.port }));
+  const all = [...lan, ...pub, ...mapped];
   if (all.length === 0) throw new EngineError('REVERSE_FAILED', 'the requester is not listening on any address');
   return dialAny(ctx, 'reverse', all, ctx.knobs.directTimeoutMs, signal, () => {}, reqId);
 }
