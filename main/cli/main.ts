@@ -146,7 +146,8 @@ async function cmdSend(argv: string[]): Promise<number> {
       return 1;
     }
     const ms = Math.round(performance.now() - transferStarted);
-    out.event('done', { tier, bytes: final.totalBytes, sentBytes: final.totalBytes - final.bytesSkipped, ms, connectMs }, `Sent ${formatBytes(final.totalBytes)} in ${(ms / 1000).toFixed(1)} s over ${tier}.`);
+    const relay = node.connectionInfo(peerId)?.relay ?? null;
+    out.event('done', { tier, bytes: final.totalBytes, sentBytes: final.totalBytes - final.bytesSkipped, ms, connectMs, ...(relay ? { relay } : {}) }, `Sent ${formatBytes(final.totalBytes)} in ${(ms / 1000).toFixed(1)} s over ${tier}.`);
     return 0;
   } catch (err) {
     out.error(errorCode(err), errorMessage(err));
@@ -202,7 +203,8 @@ async function cmdReceive(argv: string[]): Promise<number> {
     const tier = node.session(final.peerId)?.tier ?? node.connectionInfo(final.peerId)?.tier;
     const ms = Math.round(performance.now() - transferStarted);
     const files = final.files.map((f) => ({ path: f.savedPath ?? f.path, bytes: f.bytes, sha256: f.sha256 }));
-    out.event('done', { tier, files, bytes: final.totalBytes, receivedBytes: final.totalBytes - final.bytesSkipped, ms, connectMs }, `Received ${files.length} file(s), ${formatBytes(final.totalBytes)} into ${into} over ${tier}.`);
+    const relay = node.connectionInfo(final.peerId)?.relay ?? null;
+    out.event('done', { tier, files, bytes: final.totalBytes, receivedBytes: final.totalBytes - final.bytesSkipped, ms, connectMs, ...(relay ? { relay } : {}) }, `Received ${files.length} file(s), ${formatBytes(final.totalBytes)} into ${into} over ${tier}.`);
     return 0;
   } catch (err) {
     out.error(errorCode(err), errorMessage(err));

@@ -20,7 +20,7 @@ import { isRelayTier, runLadder } from './ladder/ladder.js';
 import { connectRelay, serverRelayTier } from './relay/server-relay-tier.js';
 import { answerTurn, TurnRequestSchema, turnRelayTier, type TurnConfig } from './relay/turn-tier.js';
 import type { UDXStream } from 'udx-native';
-import { TIER_RANK } from '../../shared/domain/connection.js';
+import { TIER_RANK, type RelayState } from '../../shared/domain/connection.js';
 import { ackHello, type Link } from './ladder/link.js';
 import { ReverseHub } from './ladder/reverse-hub.js';
 import { DEFAULT_KNOBS, FIRST_TIERS, dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
@@ -435,6 +435,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       log: this.log,
       turn: this.opts.turn ?? null,
+      onRelayLimits: (limits) => this.relayLimits.set(target.peerId, limits),
       portPreserved: () => !this.srflx[0] || !this.udp || this.srflx[0].port === this.udp.port,
       hostAddresses: () => this.hostAddresses(),
     };
@@ -554,8 +555,8 @@ export class PosternNode extends Emitter<NodeEvents> {
     const session = new Session(link, this.log);
     this.sessions.set(link.peerId, session);
     this.log(`session with ${link.peerId.slice(0, 8)} up on ${link.tier} (${link.weGreeted ? 'we dialed' : 'they dialed'})`);
-    this.setConnection(link.peerId, { state: 'connected', tier: link.tier, connectedAt: Date.now(), error: null });
-    session.onRtt((rttMs) => this.setConnection(link.peerId, { rttMs }));
+    this.setConnection(link.peerId, { state: 'connected', tier: link.tier, connectedAt: Date.now(), error: null, relay: this.relayState(link) });
+    session.onRtt((rttMs) => this.setConnection(link.peerId, { rttMs, ...(isRelayTier(link.tier) ? { relay: this.relayState(link) } : {}) }));
     session.onClose((reason) => {
       this.log(`session with ${link.peerId.slice(0, 8)} on ${link.tier} closed: ${reason}`);
       if (this.sessions.get(link.peerId) !== session) return;
@@ -575,6 +576,19 @@ export class PosternNode extends Emitter<NodeEvents> {
     return session;
   }
 
+  private relayLimits = new Map<string, RelayState['limits']>();
+
+  /** Why and how a relayed link is relayed (null for direct ones). */
+  private relayState(link: Link): RelayState | null {
+    if (!isRelayTier(link.tier)) return null;
+    const info = this.connections.get(link.peerId);
+    const failed = (info?.attempts ?? []).filter((a) => (a.state === 'failed' || (a.state === 'skipped' && !a.reason.startsWith('stopped'))) && !isRelayTier(a.tier)).map((a) => `${a.tier}: ${a.reason}`);
+    const reason = info?.relay?.reason ?? (failed.length ? `no direct way worked (${failed.join('; ')})` : link.weGreeted ? 'the direct tiers had not connected yet' : 'the other device connected through the relay');
+    const upgrade = this.upgradeAt.get(link.peerId) ?? null;
+    return { reason, limits: this.relayLimits.get(link.peerId) ?? null, bytes: link.router.bytesIn + link.router.bytesOut, nextUpgradeAt: upgrade };
+  }
+
+  private upgradeAt = new Map<string, number>();
   private upgradeTimers = new Map<string, NodeJS.Timeout>();
 
   /** While relayed, keep trying the direct tiers (every `upgradeIntervalMs`). */
@@ -598,6 +612,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     }, delayMs);
     timer.unref();
     this.upgradeTimers.set(peerId, timer);
+    this.upgradeAt.set(peerId, Date.now() + delayMs);
   }
 
   private hasPendingOutgoing(peerId: string): boolean {

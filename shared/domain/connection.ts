@@ -38,6 +38,19 @@ export interface ConnectionInfo {
   connectedAt: number | null;
   /** Set when state is `failed`: the summary of why. */
   error: { code: string; message: string } | null;
+  /** Set while the connection runs through a relay: why, its limits, what it carried. */
+  relay?: RelayState | null;
+}
+
+export interface RelayState {
+  /** Why the connection is relayed, in plain words (what the direct tiers reported). */
+  reason: string;
+  /** The relay's limits, when it told us. */
+  limits: { maxBytes: number; maxDurationSec: number; maxBytesPerSec: number } | null;
+  /** Bytes through the relay on this connection, both directions. */
+  bytes: number;
+  /** When the node last tried to move off the relay, and will again. */
+  nextUpgradeAt: number | null;
 }
 
 /** Human label for a tier badge. */

@@ -32,7 +32,12 @@ export class FrameRouter {
     });
   }
 
+  /** Frame bytes in and out (transfer frames out), for the connection's transparency. */
+  bytesIn = 0;
+  bytesOut = 0;
+
   private route(frame: Uint8Array): void {
+    this.bytesIn += frame.length;
     const type = frame[0] as number;
     if (isSessionFrame(frame)) {
       const parsed = parseSessionFrame(frame);
@@ -93,7 +98,10 @@ export class FrameRouter {
       get remotePublicKey() { return channel.remotePublicKey; },
       get handshakeHash() { return channel.handshakeHash; },
       get closed() { return channel.closed; },
-      write: (frame) => channel.write(frame),
+      write: (frame) => {
+        this.bytesOut += frame.length;
+        return channel.write(frame);
+      },
       drained: () => channel.drained(),
       onClose: (h) => channel.onClose(h),
       close: (err) => channel.close(err),

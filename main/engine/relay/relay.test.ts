@@ -39,6 +39,12 @@ test('with every direct tier off, paired nodes connect through the server relay'
     assert.ok(session);
     await new Promise<void>((resolve) => session.onRtt(() => resolve()));
     assert.ok((pair.rendezvous.relay?.stats.bytesRelayed ?? 0) > 0);
+    // Transparency: why it is relayed, the relay's limits, what it carried.
+    const relay = pair.bob.connectionInfo(pair.alice.peerId)?.relay;
+    assert.ok(relay, 'relay state on the connection');
+    assert.match(relay.reason, /disabled by setting|no direct way/);
+    assert.equal(relay.limits?.maxBytesPerSec, pair.rendezvous.relay?.limits.maxBytesPerSec);
+    assert.ok(relay.bytes > 0);
   } finally {
     await pair.close();
   }
