@@ -37,7 +37,7 @@ import { generateIdentity } from '../engine/identity/identity.js';
 import { RendezvousClient } from '../engine/signaling/rendezvous-client.js';
 import { answerReachProbes } from '../engine/portmap/integrate.js';
 import type { RouterFacts } from '../engine/portmap/probe.js';
-import type { ReachabilityResult } from '../../shared/domain/doctor.js';
+import { reachStateLabel, type ReachabilityResult } from '../../shared/domain/doctor.js';
 import { assembleReport, reachabilityError, reachabilityFromResult } from '../engine/doctor/report.js';
 import { createOutput } from './output.js';
 
@@ -286,8 +286,8 @@ function human(r: HumanFacts, nat: NatDiscovery, gw: GatewayFacts | null): strin
   if (!reach) rows.push(['Reachable', r.reachabilityNote]);
   else if (reach.error) rows.push(['Reachable', `could not check: ${reach.error.message}`]);
   else {
-    if (reach.tcp) rows.push(['Reachable', `TCP ${reach.tcp.port}: ${reach.tcp.state} — ${reach.tcp.plain}`]);
-    if (reach.udp) rows.push([reach.tcp ? '' : 'Reachable', `UDP ${reach.udp.port}: ${reach.udp.state} — ${reach.udp.plain}`]);
+    if (reach.tcp) rows.push(['Reachable', `TCP ${reach.tcp.port}: ${reachStateLabel(reach.tcp.state)} — ${reach.tcp.plain}`]);
+    if (reach.udp) rows.push([reach.tcp ? '' : 'Reachable', `UDP ${reach.udp.port}: ${reachStateLabel(reach.udp.state)} — ${reach.udp.plain}`]);
     rows.push(['', `(${r.reachabilityNote}; checked ${reach.checkedIp ?? '?'}${reach.from ? ` from ${reach.from}` : ''})`]);
   }
   rows.push(['Forwarding', `${r.forwarding.helps ? 'can help' : 'CANNOT help'}: ${r.forwarding.why}`]);

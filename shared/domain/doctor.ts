@@ -176,23 +176,28 @@ const cap = (s: string) => (s ? s[0]?.toUpperCase() + s.slice(1) : s);
 const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
 const withStop = (s: string) => (/[.!?)]$/.test(s) ? s : `${s}.`);
 
-/** What the rendezvous's dial-back result means, for people. */
+/** The state of a dial-back in one word: open, closed, blocked, no answer. */
+export function reachStateLabel(state: ReachState): string {
+  return state === 'reachable' ? 'open' : state === 'filtered' ? 'blocked' : state === 'no-answer' ? 'no answer' : 'closed';
+}
+
+/** What the rendezvous's dial-back result means, for people (after its one-word label). */
 export function reachWords(proto: 'tcp' | 'udp', state: ReachState, ip: string | null, port: number): string {
   const at = ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${port}` : `port ${port}`;
   if (state === 'reachable') {
     return proto === 'tcp'
-      ? `Open: the rendezvous connected to ${at} from outside.`
-      : `Open: the rendezvous's UDP probe to ${at} was answered.`;
+      ? `the rendezvous connected to ${at} from outside.`
+      : `the rendezvous's UDP probe to ${at} was answered.`;
   }
   if (state === 'closed') {
     return proto === 'tcp'
-      ? `Closed: something at ${at} answered "nothing listens here". The router forwards the port, but not to this computer (check the internal address), or Postern is not listening on it.`
-      : `Closed: ${at} answered "port unreachable". The router forwards UDP, but not to this computer.`;
+      ? `something at ${at} answered "nothing listens here": the router forwards the port, but not to this computer (check the internal address), or Postern is not listening on it.`
+      : `${at} answered "port unreachable": the router forwards UDP, but not to this computer.`;
   }
-  if (state === 'filtered') return `Blocked: nothing answered at ${at}. The router (or a firewall) drops connections from outside: no port is forwarded.`;
+  if (state === 'filtered') return `nothing answered at ${at}: the router (or a firewall) drops connections from outside, so no port is forwarded.`;
   return proto === 'udp'
-    ? `No answer at ${at} over UDP: the router drops unsolicited UDP (no UDP forward), or UDP is blocked on this network.`
-    : `No answer at ${at}.`;
+    ? `nothing answered at ${at} over UDP: the router drops unsolicited UDP (no UDP forward), or UDP is blocked on this network.`
+    : `nothing answered at ${at}.`;
 }
 
 /** Words for one ladder attempt (result and reason), from the engine's reason text. */
@@ -246,6 +251,8 @@ export function explainAttempt(a: Pick<TierAttempt, 'tier' | 'state' | 'reason'>
     m = /has no (UPnP|NAT-PMP|PCP) port mapping/.exec(r);
     if (m) return `${Peer}'s router did not open a port by ${m[1]}.`;
     if (/open through its gateway's port mapping/.test(r)) return `${Peer}'s public address is the port its router opened: tried as that tier instead.`;
+    if (/none of your devices that relay is connected/.test(r)) return 'None of your devices that can relay is online.';
+    if (/no TURN server configured/.test(r)) return 'No TURN server is configured.';
     return withStop(cap(r));
   }
   // failed
@@ -254,7 +261,7 @@ export function explainAttempt(a: Pick<TierAttempt, 'tier' | 'state' | 'reason'>
   }
   let m = /did not dial back within (\d+) s/.exec(r);
   if (m) return `${Peer} did not connect back within ${m[1]} s: it cannot reach this computer either (nothing is forwarded here).`;
-  if (/it could not reach us/.test(r)) return `${Peer} tried to connect back but could not reach this computer: its router lets nothing in from outside.`;
+  if (/it could not reach us/.test(r)) return `${Peer} tried to connect back but could not reach this computer: this computer's router lets nothing in from outside (no port forwarded here).`;
   if (/requester is not listening/.test(r)) return 'This computer does not accept incoming connections, so it cannot be dialed back.';
   if (r === 'cancelled') return 'Stopped.';
   if (/UDP does not get out/.test(r)) return 'UDP is blocked on this network: the STUN server never answered over UDP.';
@@ -273,8 +280,10 @@ export function explainAttempt(a: Pick<TierAttempt, 'tier' | 'state' | 'reason'>
   if (/our TCP mapping/.test(r)) return "Could not learn this computer's public TCP port from the rendezvous.";
   if (/does not relay/.test(r)) return 'The rendezvous server does not relay (it runs without --relay), so there is no relay to fall back on.';
   if (/refused the circuit/.test(r)) return 'The relay refused the connection.';
-  if (/could not reach the relay/.test(r)) return 'Could not reach the relay server.';
+  if (/could not reach the relay:/.test(r)) return 'Could not reach the relay server.';
   if (/only devices that are paired/.test(r)) return 'The relay connects only devices that are paired with each other.';
+  if (/could not reach the relaying device/.test(r)) return 'Could not reach your device that relays.';
+  if (/relaying device did not answer/.test(r)) return 'Your device that relays did not answer.';
   if (/not paired with you/.test(r)) return `${Peer} does not know this computer (not paired).`;
   if (/no UDP address to punch to/.test(r)) return `${Peer} has no UDP address to punch to.`;
   if (/lost the rendezvous connection/.test(r)) return 'Lost the rendezvous connection before asking.';
@@ -324,6 +333,13 @@ export function ladderRows(attempts: readonly TierAttempt[], tierInUse: string |
   let upgraded = false;
   for (const a of attempts) {
     const prev = rows.get(a.tier);
+    // Two strategies can share a tier (the rendezvous relay and TURN are both `server-relay`):
+    // a later one that does not apply must not hide what the earlier one did.
+    if (prev && (prev.state === 'failed' || prev.state === 'ok') && a.state === 'skipped' && !a.reason.startsWith('stopped:')) continue;
+    if (prev?.state === 'failed' && a.state === 'failed') {
+      rows.set(a.tier, { ...prev, reason: `${prev.reason}; ${a.reason}`, words: `${prev.words} ${explainAttempt(a, peerName)}`, tookMs: Math.max(0, a.ms - prev.startMs) });
+      continue;
+    }
     const startMs = a.state === 'trying' || !prev ? a.ms : prev.startMs;
     const upgrade = a.state === 'ok' && /^upgraded from /.test(a.reason);
     if (upgrade) upgraded = true;

@@ -165,7 +165,7 @@ test('reachability results and errors in words', () => {
   assert.match(reachOk.udp?.plain ?? '', /drops unsolicited UDP/);
   assert.equal(reachFiltered.ok, false);
   assert.equal(reachFiltered.udp, null);
-  assert.match(reachFiltered.tcp?.plain ?? '', /Blocked: nothing answered/);
+  assert.match(reachFiltered.tcp?.plain ?? '', /nothing answered at/);
   assert.match(reachWords('tcp', 'closed', '80.16.0.2', 41000), /forwards the port, but not to this computer/);
   assert.match(reachWords('tcp', 'reachable', '2a02:1810::5', 41000), /\[2a02:1810::5\]:41000/);
   const limited = reachabilityError('RATE_LIMITED', 'Too many checks', 5);
@@ -214,7 +214,7 @@ test('redaction: no device name, short IDs, URL origin only, no router friendly 
   assert.equal(parsed.report.device.name, '(removed)');
   assert.ok(!sr.combined.includes('Alice at home'));
   assert.match(sr.text, /Public IPv4 {5}80\.16\.0\.2/);
-  assert.match(sr.text, /TCP 41000: reachable \(12 ms\)/);
+  assert.match(sr.text, /TCP 41000: open \(reachable, 12 ms\)/);
 });
 
 test('scrubText leaves ordinary words and addresses alone', () => {
@@ -247,6 +247,7 @@ test('every reason the engine gives for a failed tier has plain words', () => {
     [at('server-relay', 'failed', 'This rendezvous server does not relay. Ask its operator to start it with --relay, or configure a relay in settings.', 20), /does not relay/],
     [at('server-relay', 'failed', 'could not reach the relay: ECONNREFUSED', 20), /Could not reach the relay/],
     [at('lan', 'failed', 'cancelled', 20), /^Stopped\.$/],
+    [at('peer-relay', 'failed', 'via abcdefgh: could not reach the relaying device (x)', 20), /Could not reach your device that relays/],
   ];
   for (const [a, re] of cases) assert.match(explainAttempt(a, 'Bob'), re, a.reason);
 });
@@ -266,6 +267,8 @@ test('skipped, trying and worked in plain words', () => {
     [at('direct', 'ok', 'upgraded from server-relay: connected to 80.16.1.2:41000', 9000, '80.16.1.2:41000'), /Upgraded from Server relay: now connected without a relay/],
     [at('reverse', 'ok', 'connected', 600), /Bob connected back to this computer/],
     [at('direct', 'failed', 'something entirely new', 1), /^Something entirely new\.$/],
+    [at('peer-relay', 'skipped', 'none of your devices that relay is connected', 0), /None of your devices that can relay is online/],
+    [at('server-relay', 'skipped', 'no TURN server configured', 0), /No TURN server is configured/],
   ];
   for (const [a, re] of cases) assert.match(explainAttempt(a, 'Bob'), re, a.reason);
 });
@@ -302,8 +305,32 @@ test('ladder rows: one per tier in the order tried, latest state, timing, the ti
   assert.equal(theirs[0]?.replaced, true);
 });
 
+test('ladder rows: a second strategy of the same tier does not hide the first one\'s result', () => {
+  const rows = ladderRows([
+    at('server-relay', 'trying', 'trying', 100),
+    at('server-relay', 'failed', 'This rendezvous server does not relay.', 120),
+    at('server-relay', 'skipped', 'no TURN server configured', 120),
+  ], null, 'Bob');
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]?.state, 'failed');
+  assert.match(rows[0]?.words ?? '', /does not relay/);
+  const both = ladderRows([at('server-relay', 'failed', 'could not reach the relay: x', 50), at('server-relay', 'failed', 'TURN: allocation failed', 90)], null, 'Bob');
+  assert.match(both[0]?.words ?? '', /Could not reach the relay server\. TURN: allocation failed\./);
+});
+
 test('failure summaries', () => {
   assert.match(explainFailure({ code: 'DOUBLE_RANDOM', message: 'x' }, 'Bob'), /Forwarding a port on either router lets Bob connect directly/);
   assert.match(explainFailure({ code: 'ALL_TIERS_FAILED', message: 'x' }, 'Bob'), /Every way to reach Bob failed/);
   assert.match(explainFailure(null, 'Bob'), /Every way to reach Bob failed/);
+});
+
+test('a protocol that answers but refuses the mapping says so', () => {
+  const r = assembleReport(inputs({
+    portmap: portmap({
+      status: 'failed',
+      probes: [{ protocol: 'pcp', available: true, ms: 20, detail: 'answered' }],
+      errors: [{ at: 1, protocol: 'pcp', code: 'PCP_8', message: 'PCP 8 NO_RESOURCES: the gateway cannot create more mappings' }],
+    }),
+  }));
+  assert.equal(r.gateway.protocols[0]?.plain, 'answered; mapping refused: PCP 8 NO_RESOURCES: the gateway cannot create more mappings');
 });

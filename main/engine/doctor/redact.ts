@@ -10,7 +10,7 @@
  * scrubbing every string is the second line of defence. IP addresses stay:
  * they are what the report is about, and the report says so at the top.
  */
-import { GATEWAY_PROTOCOL_LABEL, routerName, type DoctorReport, type ReachabilityResult } from '../../../shared/domain/doctor.js';
+import { GATEWAY_PROTOCOL_LABEL, reachStateLabel, routerName, type DoctorReport, type ReachabilityResult } from '../../../shared/domain/doctor.js';
 
 export const REDACTION_NOTE = 'Redacted for support: no file names, no keys, no device names; peer IDs shortened. IP addresses are kept because they are what this report is about; remove them before posting publicly if you prefer.';
 
@@ -70,8 +70,8 @@ function reachLines(reach: ReachabilityResult | null): string[] {
   if (!reach) return ['  not checked'];
   if (reach.error) return [`  could not check: ${reach.error.message}`];
   const lines = [`  checked ${reach.checkedIp ?? '?'}${reach.from ? ` from ${reach.from}` : ''} at ${iso(reach.at)}`];
-  if (reach.tcp) lines.push(`  TCP ${reach.tcp.port}: ${reach.tcp.state}${reach.tcp.ms !== null ? ` (${reach.tcp.ms} ms)` : ''} — ${reach.tcp.plain}`);
-  if (reach.udp) lines.push(`  UDP ${reach.udp.port}: ${reach.udp.state}${reach.udp.ms !== null ? ` (${reach.udp.ms} ms)` : ''} — ${reach.udp.plain}`);
+  if (reach.tcp) lines.push(`  TCP ${reach.tcp.port}: ${reachStateLabel(reach.tcp.state)} (${reach.tcp.state}${reach.tcp.ms !== null ? `, ${reach.tcp.ms} ms` : ''}) — ${reach.tcp.plain}`);
+  if (reach.udp) lines.push(`  UDP ${reach.udp.port}: ${reachStateLabel(reach.udp.state)} (${reach.udp.state}${reach.udp.ms !== null ? `, ${reach.udp.ms} ms` : ''}) — ${reach.udp.plain}`);
   return lines;
 }
 

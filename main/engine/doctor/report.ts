@@ -10,7 +10,7 @@
  */
 import type { NatDiscovery } from '../../../shared/domain/nat.js';
 import {
-  GATEWAY_PROTOCOL_LABEL, reachWords, routerName,
+  GATEWAY_PROTOCOL_LABEL, reachStateLabel, reachWords, routerName,
   type DoctorReport, type Finding, type ForwardingVerdict, type GatewayProtocol, type GatewayProtocolView, type MappingView,
   type ReachabilityResult, type ReachState, type RouterView, type WizardFacts,
 } from '../../../shared/domain/doctor.js';
@@ -124,7 +124,8 @@ export function forwardingVerdict(o: {
 }
 
 function natWords(nat: NatDiscovery): string {
-  return `${nat.natType === 'open' ? 'No NAT' : `${nat.natType} NAT`}: ${nat.rfc}`;
+  if (nat.natType === 'open' || nat.natType === 'firewalled') return nat.plain;
+  return `${nat.natType} NAT (${nat.rfc}). ${nat.plain}`;
 }
 
 /** The whole report from measured facts. */
@@ -151,9 +152,13 @@ export function assembleReport(i: DoctorInputs): DoctorReport {
   // The router: the port mapper's probes, or router facts asked once.
   const reports: Partial<Record<GatewayProtocol, ProbeReport>> = {};
   for (const p of pm?.probes ?? []) reports[p.protocol] = p;
+  const mapErrors = new Map((pm?.errors ?? []).filter((e) => e.protocol).map((e) => [e.protocol as GatewayProtocol, e.message]));
   const protocols: GatewayProtocolView[] = PROTOCOLS.map((protocol) => {
     const p = reports[protocol];
-    if (p) return { protocol, label: GATEWAY_PROTOCOL_LABEL[protocol], answered: p.available, plain: probeWords(p), ms: p.ms };
+    if (p) {
+      const refused = p.available && !p.errorCode ? mapErrors.get(protocol) : undefined;
+      return { protocol, label: GATEWAY_PROTOCOL_LABEL[protocol], answered: p.available, plain: `${probeWords(p)}${refused ? `; mapping refused: ${refused}` : ''}`, ms: p.ms };
+    }
     const f = facts?.protocols[protocol];
     if (f) return { protocol, label: GATEWAY_PROTOCOL_LABEL[protocol], answered: f.available, plain: f.available ? 'answered' : f.detail, ms: null };
     return { protocol, label: GATEWAY_PROTOCOL_LABEL[protocol], answered: false, plain: 'not asked', ms: null };
@@ -177,12 +182,12 @@ export function assembleReport(i: DoctorInputs): DoctorReport {
   const add = (level: Finding['level'], key: string, text: string) => findings.push({ level, key, text });
   const { tcpPort, udpPort, fixed } = i.listening;
   if (reach?.error) add('info', 'reach-error', `The reachability check did not run: ${reach.error.message}`);
-  else if (reach?.tcp) add(reach.ok ? 'ok' : 'warn', reach.ok ? 'reachable' : 'not-reachable', `TCP port ${reach.tcp.port}: ${reach.tcp.plain}`);
+  else if (reach?.tcp) add(reach.ok ? 'ok' : 'warn', reach.ok ? 'reachable' : 'not-reachable', `TCP port ${reach.tcp.port} ${reachStateLabel(reach.tcp.state)}: ${reach.tcp.plain}`);
   else add('info', 'reach-unknown', 'Reachability not checked yet: run the check to see whether other devices can connect here.');
-  if (reach?.udp) add(reach.udp.state === 'reachable' ? 'ok' : 'info', `udp-${reach.udp.state}`, `UDP port ${reach.udp.port}: ${reach.udp.plain}`);
+  if (reach?.udp) add(reach.udp.state === 'reachable' ? 'ok' : 'info', `udp-${reach.udp.state}`, `UDP port ${reach.udp.port} ${reachStateLabel(reach.udp.state)}: ${reach.udp.plain}`);
   if (nat?.udp === 'blocked') add('bad', 'udp-blocked', 'UDP does not get out of this network: no STUN answer came back. UDP hole punching cannot work; TCP still does.');
   else if (nat) add('ok', 'udp-ok', 'UDP gets out.');
-  if (nat && nat.udp === 'ok') add(nat.natType === 'symmetric' ? 'warn' : 'info', `nat-${nat.natType}`, `${natWords(nat)}. ${nat.plain}`);
+  if (nat && nat.udp === 'ok') add(nat.natType === 'symmetric' ? 'warn' : 'info', `nat-${nat.natType}`, natWords(nat));
   if (cgnat.detected) add('bad', 'cgnat', `Carrier-grade NAT: ${cgnat.reason}. Forwarding a port on your router cannot help.`);
   if (doubleNat.detected) add('bad', 'double-nat', `Double NAT: ${doubleNat.reason}.`);
   if (asked && pm?.status !== 'probing') add(answered.length ? 'info' : 'warn', 'gateway', `Router${routerName(router) ? ` (${routerName(router)})` : ''}: ${gatewayNote}.`);

@@ -10,6 +10,8 @@ import { TransferList } from './TransferList.js';
 import { SettingsView } from './SettingsView.js';
 import { Notices } from './Notices.js';
 import { NearbyRequestDialog } from './NearbyRequestDialog.js';
+import { DoctorView } from './DoctorView.js';
+import { PortForwardWizard } from './PortForwardWizard.js';
 
 export function App() {
   const loaded = useApp(selectLoaded);
@@ -32,12 +34,14 @@ export function App() {
                 <TransferList emptyText="No transfers yet. Choose a device under Devices and send it something." />
               </section>
             )}
+            {view === 'doctor' && <DoctorView />}
             {view === 'settings' && <SettingsView />}
           </>
         )}
       </main>
       <Notices />
       <NearbyRequestDialog />
+      <PortForwardWizard />
     </div>
   );
 }

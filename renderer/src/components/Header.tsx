@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow';
 const VIEWS: { id: View; label: string }[] = [
   { id: 'devices', label: 'Devices' },
   { id: 'transfers', label: 'Transfers' },
+  { id: 'doctor', label: 'Doctor' },
   { id: 'settings', label: 'Settings' },
 ];
 

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useApp, actions } from '../store/index.js';
 import { selectIsConnecting, selectPeer, selectPeerError } from '../store/peers-slice.js';
 import { formatAgo, formatRtt } from '../format.js';
+import { explainFailure } from '../../../shared/domain/doctor.js';
 import { TierBadge } from './TierBadge.js';
 import { LadderTable } from './LadderTable.js';
 import { SendPanel } from './SendPanel.js';
@@ -16,6 +17,12 @@ export function PeerDetail({ peerId }: { peerId: string }) {
   if (!peer) return <p className="empty-hint">That device is gone. Choose another one on the left.</p>;
   const conn = peer.connection;
   const connected = conn?.state === 'connected';
+  const ladder = (
+    <section className="ladder-box" aria-labelledby="ladder-title">
+      <h3 id="ladder-title">How Postern reaches {peer.name}</h3>
+      <LadderTable connection={conn} peerName={peer.name} peerId={peerId} />
+    </section>
+  );
   const status = connected ? 'Connected' : conn?.state === 'connecting' || connecting ? 'Connecting…' : conn?.state === 'failed' ? 'Could not connect' : peer.online ? 'Online, not connected' : 'Offline';
   return (
     <section className="panel peer-detail" aria-labelledby="peer-title">
@@ -41,18 +48,20 @@ export function PeerDetail({ peerId }: { peerId: string }) {
         </div>
       </header>
       {error && <p className="error" role="alert">{error}</p>}
-      {conn?.state === 'failed' && conn.error && (
+      {conn?.state === 'failed' && (
         <div className="error-box" role="alert">
-          <p><strong>Every way to reach {peer.name} failed.</strong> {conn.error.message}</p>
-          <p className="muted">Make sure Postern is open on {peer.name}. If both computers are behind routers, forwarding the listening port (Settings) on one of them lets the other connect directly.</p>
+          <p><strong>Could not reach {peer.name}.</strong> {explainFailure(conn.error, peer.name)}</p>
+          <p className="muted">Make sure Postern is open on {peer.name}. If both computers are behind routers, forwarding this computer’s listening port on its router lets {peer.name} connect straight here.</p>
+          <div className="actions">
+            <button type="button" className="primary" onClick={() => actions().openWizard(peerId, 'failed')}>Port-forwarding wizard…</button>
+            <button type="button" className="link" onClick={() => actions().setView('doctor')}>Connection doctor</button>
+          </div>
         </div>
       )}
       {!peer.paired && <p className="muted">Sending to a device you have not paired with asks it to accept first; both screens then show the same words to compare.</p>}
+      {conn?.state === 'failed' && ladder}
       <SendPanel peerId={peerId} peerName={peer.name} />
-      <section className="ladder-box" aria-labelledby="ladder-title">
-        <h3 id="ladder-title">How Postern reaches {peer.name}</h3>
-        <LadderTable connection={conn} peerName={peer.name} />
-      </section>
+      {conn?.state !== 'failed' && ladder}
       <h3>Transfers with {peer.name}</h3>
       <TransferList peerId={peerId} emptyText={`Nothing sent or received with ${peer.name} yet. Drop files here or choose them above.`} />
       {peer.paired && (

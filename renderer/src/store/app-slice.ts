@@ -4,6 +4,7 @@ import type { RendezvousView, SelfView } from '../../../shared/domain/peers.js';
 import type { LinkStatus } from '../bridge/index.js';
 import type { SliceCreator, Store } from './types.js';
 import { call, messageOf } from './call.js';
+import { trackConnections } from './peers-slice.js';
 
 export interface AppSlice {
   loaded: boolean;
@@ -40,6 +41,8 @@ export const createAppSlice: SliceCreator<AppSlice> = (bridge) => (set, get) => 
     }
   },
   applySnapshot(s) {
+    // An engine restart starts every connection afresh: keep the ladders that were on screen as history.
+    set((st) => trackConnections(st, st.peers, s.peers, { full: true, notify: false }));
     set({
       loaded: true, loadError: null, self: s.self, engine: s.engine, rendezvous: s.rendezvous, platform: s.platform,
       peers: s.peers, invite: s.invite, nearbyRequests: s.nearbyRequests, settings: s.settings,

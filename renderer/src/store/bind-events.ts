@@ -25,6 +25,7 @@ export function bindEvents(bridge: RendererBridge, store: StoreApi<Store>): () =
     bridge.on('transfers.updated', (t) => s().applyTransfer(t)),
     bridge.on('transfers.progress', (p) => s().applyProgress(p)),
     bridge.on('transfers.offer', (offer) => s().applyTransfer(offer.transfer)),
+    bridge.on('doctor.report', (report) => s().setDoctor(report)),
     bridge.onStatus((status) => {
       s().setLink(status);
       if (status === 'closed') wasClosed = true;

@@ -12,6 +12,7 @@ import { createPairingSlice } from './pairing-slice.js';
 import { createTransfersSlice } from './transfers-slice.js';
 import { createSettingsSlice } from './settings-slice.js';
 import { createUiSlice } from './ui-slice.js';
+import { createDoctorSlice } from './doctor-slice.js';
 
 let store: StoreApi<Store> | null = null;
 
@@ -23,6 +24,7 @@ export function createAppStore(bridge: RendererBridge): StoreApi<Store> {
     ...createTransfersSlice(bridge)(...a),
     ...createSettingsSlice(bridge)(...a),
     ...createUiSlice(bridge)(...a),
+    ...createDoctorSlice(bridge)(...a),
   }));
 }
 

@@ -49,6 +49,7 @@ export const createTransfersSlice: SliceCreator<TransfersSlice> = (bridge) => (s
     ...initialTransfers,
     async sendPaths(peerId, paths) {
       get().setPeerError(peerId, null);
+      get().clearWizardDismissal(peerId);
       busy(peerId, { label: 'Preparing the offer…' });
       try {
         const t = await call(bridge, 'transfers.send', { peerId, paths });

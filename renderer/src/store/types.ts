@@ -12,7 +12,8 @@ import type { PairingSlice } from './pairing-slice.js';
 import type { TransfersSlice } from './transfers-slice.js';
 import type { SettingsSlice } from './settings-slice.js';
 import type { UiSlice } from './ui-slice.js';
+import type { DoctorSlice } from './doctor-slice.js';
 
-export type Store = AppSlice & PeersSlice & PairingSlice & TransfersSlice & SettingsSlice & UiSlice;
+export type Store = AppSlice & PeersSlice & PairingSlice & TransfersSlice & SettingsSlice & UiSlice & DoctorSlice;
 
 export type SliceCreator<T> = (bridge: RendererBridge) => StateCreator<Store, [], [], T>;

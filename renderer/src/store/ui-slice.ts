@@ -1,7 +1,7 @@
 /** UI slice: which view is shown and short notices (the only state no engine event changes). */
 import type { SliceCreator, Store } from './types.js';
 
-export type View = 'devices' | 'transfers' | 'settings';
+export type View = 'devices' | 'transfers' | 'doctor' | 'settings';
 export interface Notice { id: number; kind: 'info' | 'error'; text: string }
 
 export interface UiSlice {
