@@ -19,6 +19,8 @@ import { LanDiscovery, type NearbyDevice } from './discovery/lan-discovery.js';
 import { isRelayTier, runLadder } from './ladder/ladder.js';
 import { connectRelay, serverRelayTier } from './relay/server-relay-tier.js';
 import { answerTurn, TurnRequestSchema, turnRelayTier, type TurnConfig } from './relay/turn-tier.js';
+import { joinCircuit, PeerRelayHost, peerRelayTier, type Addr, type PeerRelayOptions } from './relay/peer-relay.js';
+import { encodeSessionFrame, SESSION_FRAME, type SessionFrame } from '../wire/session-frames.js';
 import type { UDXStream } from 'udx-native';
 import { TIER_RANK, type RelayState } from '../../shared/domain/connection.js';
 import { ackHello, type Link } from './ladder/link.js';
@@ -68,6 +70,8 @@ export interface NodeOptions {
   /** LAN discovery by multicast. @default true */
   discovery?: boolean | { interfaceAddress?: string; port?: number; intervalMs?: number };
   knobs?: Partial<Knobs>;
+  /** Relay for this user's other paired devices when this one is reachable (opt-in). */
+  peerRelay?: boolean | PeerRelayOptions;
   /** A TURN server to relay through when nothing direct works (needs the same on the other side). */
   turn?: TurnConfig;
   /** Open the shared UDP socket (punching, STUN, UDX streams). @default true */
@@ -109,6 +113,7 @@ export class PosternNode extends Emitter<NodeEvents> {
   embeddedRendezvous: RendezvousServer | null = null;
   discovery: LanDiscovery | null = null;
   private reverse = new ReverseHub();
+  peerRelayHost: PeerRelayHost | null = null;
   private replies = new SignalReplies();
   private punchGo = new Map<string, (body: Record<string, unknown>) => void>();
   udp: UdpSocket | null = null;
@@ -163,6 +168,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.listener = new TcpListener(this.identity, (incoming) => this.onIncoming(incoming), this.log);
     await this.listener.listen(this.opts.listenPort ?? 0, this.opts.listenHost ?? '0.0.0.0');
     if (this.opts.udp !== false) this.udp = this.bindUdp();
+    if (this.opts.peerRelay) this.peerRelayHost = new PeerRelayHost(this.opts.peerRelay === true ? {} : this.opts.peerRelay, this.log);
     const url = await this.resolveRendezvousUrl();
     this.rendezvousHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
     this.portMapper = createNodePortMapper({ dataDir: this.opts.dataDir, peerId: this.peerId, tcpPort: this.listenPort, udpPort: this.udp?.port ?? null, rendezvousHost: this.rendezvousHost, option: this.opts.portMapping, log: this.log });
@@ -435,6 +441,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       log: this.log,
       turn: this.opts.turn ?? null,
+      peerRelays: () => [...this.sessions.values()].filter((x) => !x.closed && x.remoteRelays && x.peerId !== target.peerId),
       onRelayLimits: (limits) => this.relayLimits.set(target.peerId, limits),
       portPreserved: () => !this.srflx[0] || !this.udp || this.srflx[0].port === this.udp.port,
       hostAddresses: () => this.hostAddresses(),
@@ -446,6 +453,11 @@ export class PosternNode extends Emitter<NodeEvents> {
   private onIncoming(incoming: Incoming): void {
     const { channel, router, peerId, hello } = incoming;
     const link: Link = { channel, router, peerId, remoteName: hello.name, tier: hello.tier, hello, weGreeted: false };
+    if (hello.purpose === 'relay') {
+      if (this.peerRelayHost?.attach(link)) ackHello(channel, true, this.name);
+      else refuse(channel, 'NO_CIRCUIT', 'No such relay circuit here, or its token is wrong.');
+      return;
+    }
     if (hello.reverseOf) {
       if (this.reverse.deliver(hello.reverseOf, link)) ackHello(channel, true, this.name);
       else refuse(channel, 'UNEXPECTED', 'No dial-back was requested.');
@@ -569,11 +581,47 @@ export class PosternNode extends Emitter<NodeEvents> {
 
     void this.contacts.update(link.peerId, { lastSeenAt: Date.now(), lastTier: link.tier, ...(link.remoteName ? { name: link.remoteName } : {}) });
     if (isRelayTier(link.tier)) this.scheduleUpgrade(link.peerId);
+    session.on('control', (frame) => this.onControl(session, frame));
+    if (this.peerRelayHost) link.channel.write(encodeSessionFrame(SESSION_FRAME.CAPS, { relay: true }));
     this.emit('session', { peerId: link.peerId, up: true, link });
     // After the event, so listeners can prepare (e.g. the CLI's auto-accept) before offers flow.
     this.transfers.attachChannel(link.peerId, session.transferChannel);
     this.emit('peers', undefined);
     return session;
+  }
+
+  /** Session control frames beyond ping and bye: the peer relay's. */
+  private onControl(session: Session, frame: SessionFrame): void {
+    if (frame.type === SESSION_FRAME.RELAY_REQ) {
+      const { reqId, to } = frame.body;
+      if (!this.peerRelayHost || !this.contacts.has(to)) {
+        session.link.channel.write(encodeSessionFrame(SESSION_FRAME.RELAY_FAIL, { reqId, reason: this.peerRelayHost ? 'the relay device is not paired with that device' : 'this device does not relay' }));
+        return;
+      }
+      this.peerRelayHost.open(session, to, this.session(to), this.reachableAddrs(), reqId);
+      return;
+    }
+    if (frame.type === SESSION_FRAME.RELAY_OFFER) {
+      const { from, circuit, token, addrs } = frame.body;
+      // Only our own relaying device may offer, and only for a device we are paired with.
+      if ((!this.contacts.has(from) && !this.invite) || this.knobs.disabledTiers.has('peer-relay')) return;
+      joinCircuit(this.identity, this.name, session.peerId, addrs, circuit, token)
+        .then((stream) => receiveGreeting(stream, this.identity))
+        .then(
+          ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `peer relay ${session.peerId.slice(0, 8)}` }),
+          (err: Error) => this.log(`peer relay offer from ${session.peerId.slice(0, 8)} failed: ${err.message}`),
+        );
+    }
+  }
+
+  /** Where others can dial us: private addresses, then the public one with our port, then mapped ports. */
+  private reachableAddrs(): Addr[] {
+    const port = this.listenPort;
+    const out: Addr[] = this.hostAddresses().map((ip) => ({ ip, port }));
+    const observed = this.rendezvous?.observed?.ip;
+    if (observed && !out.some((a) => a.ip === observed)) out.push({ ip: observed, port });
+    for (const c of this.endpoint().candidates) if (c.kind === 'mapped' && c.proto === 'tcp') out.push({ ip: c.ip, port: c.port });
+    return out.slice(0, 16);
   }
 
   private relayLimits = new Map<string, RelayState['limits']>();
@@ -721,15 +769,18 @@ export class PosternNode extends Emitter<NodeEvents> {
 
   // ---- outgoing: ladder ----------------------------------------------------
 
-  private tiers(noRelay = false) {
-    return [...FIRST_TIERS, udpPunchTier, tcpPunchTier, ...(noRelay ? [] : [turnRelayTier, serverRelayTier])];
+  private tiers(noRelay = false, peerId?: string) {
+    const direct = [...FIRST_TIERS, udpPunchTier, tcpPunchTier];
+    const relays = [peerRelayTier, turnRelayTier, serverRelayTier];
+    if (peerId && this.knobs.relayOnlyPeers?.has(peerId)) return noRelay ? [] : relays;
+    return [...direct, ...(noRelay ? [] : relays)];
   }
 
   private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {
     const peerId = target.peerId;
     this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
-      const result = await runLadder(this.dialContext(target, purpose, nameplate), withMappedTiers(this.tiers(opts?.noRelay), target), (attempt) => {
+      const result = await runLadder(this.dialContext(target, purpose, nameplate), withMappedTiers(this.tiers(opts?.noRelay, target.peerId), target), (attempt) => {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
@@ -842,6 +893,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.discovery?.stop();
     this.rendezvous?.close();
     await this.portMapper?.stop();
+    this.peerRelayHost?.closeAll();
     await this.listener?.close();
     await this.udp?.close();
     await this.embeddedRendezvous?.close();

@@ -5,14 +5,16 @@
  */
 import type { Link } from './ladder/link.js';
 import type { FramedChannel } from './channel/framed-channel.js';
-import { encodeSessionFrame, SESSION_FRAME } from '../wire/session-frames.js';
+import { encodeSessionFrame, SESSION_FRAME, type SessionFrame } from '../wire/session-frames.js';
 import { Emitter } from './util/emitter.js';
 
 const PING_INTERVAL_MS = 5000;
 
-export class Session extends Emitter<{ rtt: number; close: { reason: string } }> {
+export class Session extends Emitter<{ rtt: number; close: { reason: string }; control: SessionFrame }> {
   closed = false;
   rttMs: number | null = null;
+  /** The other device relays for its owner's devices (it said so in CAPS). */
+  remoteRelays = false;
   readonly transferChannel: FramedChannel;
   private pingTimer: NodeJS.Timeout;
   private pingSeq = 0;
@@ -34,6 +36,10 @@ export class Session extends Emitter<{ rtt: number; close: { reason: string } }>
         this.log(`peer ${link.peerId.slice(0, 8)} closed the session: ${frame.body.reason}`);
         this.finish(`the other device closed the connection (${frame.body.reason})`);
         link.channel.close();
+      } else if (frame.type === SESSION_FRAME.CAPS) {
+        this.remoteRelays = frame.body.relay;
+      } else {
+        this.emit('control', frame);
       }
     });
     link.channel.onClose((err) => this.finish(err ? `connection lost: ${err.message}` : 'connection closed'));

@@ -16,7 +16,17 @@ export const SESSION_FRAME = {
   PING: 0x07,
   PONG: 0x08,
   BYE: 0x09,
+  /** Peer relay (a user's own reachable device relays for their others). */
+  RELAY_REQ: 0x0a,
+  RELAY_OK: 0x0b,
+  RELAY_FAIL: 0x0c,
+  RELAY_OFFER: 0x0d,
+  /** What this device offers its peer (today: whether it relays for the owner's devices). */
+  CAPS: 0x0e,
 } as const;
+
+/** Frames a peer relay carries between the two ends of a circuit, untouched: 0x40 | bytes of the inner stream. */
+export const RELAYED_DATA = 0x40;
 
 const TIER = z.enum(['lan', 'direct', 'upnp', 'natpmp', 'pcp', 'reverse', 'udp-punch', 'tcp-punch', 'peer-relay', 'server-relay']);
 const hexBytes = z.string().regex(/^[0-9a-f]{2,512}$/);
@@ -27,13 +37,18 @@ const schemas = {
     v: z.literal(1),
     name,
     /** session: paired contacts; pair: invite-code pairing follows; nearby: unpaired device on the LAN. */
-    purpose: z.enum(['session', 'pair', 'nearby']),
+    purpose: z.enum(['session', 'pair', 'nearby', 'relay']),
     tier: TIER,
     /** Set when this connection answers a reverse (dial-back) request. */
     reverseOf: z.string().max(64).optional(),
     nameplate: z.number().int().min(0).optional(),
+    /** This device relays for its owner's other devices. */
+    relay: z.boolean().optional(),
+    /** purpose relay: the circuit and this end's one-time token. */
+    circuit: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+    token: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
-  [SESSION_FRAME.HELLO_ACK]: z.object({ ok: z.boolean(), name: name.optional(), code: z.string().max(64).optional(), message: z.string().max(500).optional() }),
+  [SESSION_FRAME.HELLO_ACK]: z.object({ ok: z.boolean(), name: name.optional(), code: z.string().max(64).optional(), message: z.string().max(500).optional(), relay: z.boolean().optional() }),
   [SESSION_FRAME.PAKE_A]: z.object({ msg: hexBytes }),
   [SESSION_FRAME.PAKE_B]: z.object({ msg: hexBytes, confirm: hexBytes }),
   [SESSION_FRAME.PAKE_CONFIRM]: z.object({ confirm: hexBytes }),
@@ -41,6 +56,11 @@ const schemas = {
   [SESSION_FRAME.PING]: z.object({ n: z.number().int() }),
   [SESSION_FRAME.PONG]: z.object({ n: z.number().int() }),
   [SESSION_FRAME.BYE]: z.object({ reason: z.string().max(200) }),
+  [SESSION_FRAME.RELAY_REQ]: z.object({ reqId: z.string().max(64), to: z.string().regex(/^[a-z2-7]{52}$/) }),
+  [SESSION_FRAME.RELAY_OK]: z.object({ reqId: z.string().max(64), circuit: z.string().regex(/^[0-9a-f]{32}$/), token: z.string().regex(/^[0-9a-f]{64}$/), addrs: z.array(z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) })).max(16) }),
+  [SESSION_FRAME.CAPS]: z.object({ relay: z.boolean() }),
+  [SESSION_FRAME.RELAY_FAIL]: z.object({ reqId: z.string().max(64), reason: z.string().max(300) }),
+  [SESSION_FRAME.RELAY_OFFER]: z.object({ from: z.string().regex(/^[a-z2-7]{52}$/), circuit: z.string().regex(/^[0-9a-f]{32}$/), token: z.string().regex(/^[0-9a-f]{64}$/), addrs: z.array(z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) })).max(16) }),
 } as const;
 
 type Schemas = typeof schemas;

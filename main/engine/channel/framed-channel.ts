@@ -9,6 +9,7 @@
  * without copying:
  *   0x01–0x1f  session control (hello, ping, pairing)
  *   0x20–0x3f  transfers (main/engine/transfer)
+ *   0x40       bytes a peer relay carries between two other devices
  */
 export interface FramedChannel {
   /** The remote peer's long-term Ed25519 public key, proven in the handshake. */
@@ -28,6 +29,9 @@ export interface FramedChannel {
   onClose(handler: (err?: Error) => void): () => void;
   readonly closed: boolean;
   close(err?: Error): void;
+  /** Flow control for relays: stop and restart reading from the peer (optional). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export const FRAME_RANGE = {

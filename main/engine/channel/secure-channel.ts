@@ -117,6 +117,15 @@ class SecretStreamChannel implements FramedChannel {
     return () => this.closeHandlers.delete(handler);
   }
 
+  /** Stop reading from the peer (a relay whose other side is backed up); resume later. */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
   close(err?: Error): void {
     if (this.closed) return;
     if (err) this.closeError ??= err;

@@ -23,6 +23,8 @@ export interface Link {
   hello: Hello;
   /** True when this side sent the hello (dialed, or answered a dial-back request). */
   weGreeted: boolean;
+  /** The other device offers to relay for its owner's devices (peer relay). */
+  remoteRelays?: boolean;
 }
 
 export const HELLO_TIMEOUT_MS = 10_000;
@@ -46,7 +48,7 @@ export async function greet(raw: Duplex, identity: Identity, expectedPeerId: str
       channel.close();
       throw new EngineError('CANCELLED', 'cancelled');
     }
-    return { channel, router, peerId: expectedPeerId, remoteName: ack.name ?? '', tier: hello.tier, hello: full, weGreeted: true };
+    return { channel, router, peerId: expectedPeerId, remoteName: ack.name ?? '', tier: hello.tier, hello: full, weGreeted: true, remoteRelays: ack.relay === true };
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -66,8 +68,8 @@ export async function receiveGreeting(raw: Duplex, identity: Identity): Promise<
   }
 }
 
-export function ackHello(channel: FramedChannel, ok: true, name: string): void;
+export function ackHello(channel: FramedChannel, ok: true, name: string, relay?: boolean): void;
 export function ackHello(channel: FramedChannel, ok: false, code: string, message: string): void;
-export function ackHello(channel: FramedChannel, ok: boolean, a: string, b?: string): void {
-  channel.write(encodeSessionFrame(SESSION_FRAME.HELLO_ACK, ok ? { ok: true, name: a } : { ok: false, code: a, message: b ?? '' }));
+export function ackHello(channel: FramedChannel, ok: boolean, a: string, b?: string | boolean): void {
+  channel.write(encodeSessionFrame(SESSION_FRAME.HELLO_ACK, ok ? { ok: true, name: a, ...(b === true ? { relay: true } : {}) } : { ok: false, code: a, message: typeof b === 'string' ? b : '' }));
 }

@@ -33,6 +33,8 @@ export interface Knobs {
   reverseTimeoutMs: number;
   /** While relayed, how often to try the direct tiers again. @default 60000 */
   upgradeIntervalMs: number;
+  /** Debug: devices reached only through relays (forces the relay paths in tests). */
+  relayOnlyPeers?: ReadonlySet<string>;
 }
 
 export const DEFAULT_KNOBS: Knobs = { disabledTiers: new Set(), lanTimeoutMs: 1500, directTimeoutMs: 4000, reverseTimeoutMs: 8000, upgradeIntervalMs: 60_000 };
@@ -62,6 +64,8 @@ export interface DialContext {
   localNat: () => NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
+  /** Sessions with our own devices that relay for us (peer relay). */
+  peerRelays?: () => import('../session.js').Session[];
   /** A TURN server the user configured (the TURN variant of server-relay). */
   turn?: TurnConfig | null;
   /** Diagnostics. */
