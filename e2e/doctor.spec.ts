@@ -24,7 +24,7 @@ import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable } from './lab/lab.js';
-import { startRendezvous, type Rendezvous } from './lab/transfer.js';
+import { POSTERN_BIN, startRendezvous, type Rendezvous } from './lab/transfer.js';
 import { openLabHost, seedPair, type LabHost } from './lab/ui-bridge.js';
 import { peerButton, screenshot, sha256, writeRandomFile } from './fixtures/flows.js';
 
@@ -173,6 +173,13 @@ test.describe('connection doctor and port-forwarding wizard in the lab', () => {
     await screenshot(a, '16-ladder-direct');
     const counter = await lab.execRouter('a', 'nft', ['list', 'chain', 'inet', 'lab', 'dstnat']);
     expect(counter.stdout).toMatch(new RegExp(`tcp dport ${randomPort} counter packets [1-9]`));
+
+    // The command line says the same: `postern doctor` on Alice's computer checks the app's port (it holds it).
+    const cli = await lab.exec('a1', process.execPath, [POSTERN_BIN, 'doctor', '--json', '--no-gateway', '--rendezvous', rv.url, '--data', alice.dataDir], { timeoutMs: 30_000 });
+    const line = JSON.parse(cli.stdout.split('\n').find((l) => l.startsWith('{"event":"doctor"')) ?? '{}') as { reachability?: { ok: boolean; tcp: { port: number } }; udp?: string; natType?: string };
+    expect(line.reachability?.ok).toBe(true);
+    expect(line.reachability?.tcp.port).toBe(randomPort);
+    expect(line.udp).toBe('blocked');
 
     // The doctor now: reachable, UDP blocked, the router not answering any mapping protocol.
     await a.getByRole('button', { name: 'Doctor', exact: true }).click();
