@@ -33,6 +33,7 @@ Common options:
   --port N           TCP port to accept peers on (forward it on your router for tier "direct")
   --disable-tier T   never try tier T (debug; repeatable)
   --turn HOST:PORT[/tcp] --turn-user U --turn-pass P   relay through a TURN server when nothing direct works
+  --peer-relay       relay for your other paired devices while this one runs (when it is reachable)
 `;
 
 const common = {
@@ -44,6 +45,7 @@ const common = {
   'disable-tier': { type: 'string', multiple: true },
   'host-address': { type: 'string', multiple: true },
   'no-discovery': { type: 'boolean', default: false },
+  'peer-relay': { type: 'boolean', default: false },
   turn: { type: 'string' },
   'turn-user': { type: 'string' },
   'turn-pass': { type: 'string' },
@@ -54,7 +56,7 @@ function defaultDataDir(): string {
   return process.env.POSTERN_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern');
 }
 
-type CommonValues = { turn?: string; 'turn-user'?: string; 'turn-pass'?: string; rendezvous?: string[]; data?: string; name?: string; port?: string; 'disable-tier'?: string[]; 'host-address'?: string[]; 'no-discovery'?: boolean };
+type CommonValues = { 'peer-relay'?: boolean; turn?: string; 'turn-user'?: string; 'turn-pass'?: string; rendezvous?: string[]; data?: string; name?: string; port?: string; 'disable-tier'?: string[]; 'host-address'?: string[]; 'no-discovery'?: boolean };
 
 function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOptions {
   const disabled = [...(v['disable-tier'] ?? []), ...(process.env.POSTERN_DISABLE_TIERS?.split(',').filter(Boolean) ?? [])];
@@ -69,6 +71,7 @@ function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOpt
     listenPort: port,
     discovery: !v['no-discovery'],
     knobs: { disabledTiers: new Set(disabled as ConnectedTier[]) },
+    ...(v['peer-relay'] ? { peerRelay: true } : {}),
     ...(v.turn ? { turn: { server: parseTurnServer(v.turn), credentials: { username: v['turn-user'] ?? process.env.POSTERN_TURN_USER ?? '', password: v['turn-pass'] ?? process.env.POSTERN_TURN_PASSWORD ?? '' } } } : {}),
     ...(process.env.POSTERN_DEBUG ? { log: (line: string) => process.stderr.write(`[postern] ${line}\n`) } : {}),
     ...extra,

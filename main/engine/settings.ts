@@ -22,6 +22,7 @@ export function defaultSettings(): Settings {
     listenPort: 0,
     discovery: true,
     disabledTiers: [],
+    peerRelay: false,
   };
 }
 
@@ -108,6 +109,7 @@ export function nodeOptions(dataDir: string, settings: Settings, extra: Partial<
     listenPort: settings.listenPort,
     discovery: settings.discovery,
     knobs: { disabledTiers: new Set(settings.disabledTiers) },
+    ...(settings.peerRelay ? { peerRelay: true } : {}),
     ...extra,
   };
 }

@@ -25,6 +25,8 @@ export const SettingsSchema = z.object({
   discovery: z.boolean(),
   /** Debug knob: ladder tiers never tried (forces a fallback path). */
   disabledTiers: z.array(z.enum(CONNECTED_TIERS)),
+  /** Relay for this user's other paired devices when this one is reachable (tier peer-relay). Opt-in. */
+  peerRelay: z.boolean().default(false),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -33,7 +35,7 @@ export const SettingsPatchSchema = SettingsSchema.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
 
 /** Changing these stops and starts the engine (connections drop and come back). */
-export const RESTART_KEYS = ['rendezvous', 'listenPort', 'discovery', 'disabledTiers'] as const satisfies readonly (keyof Settings)[];
+export const RESTART_KEYS = ['rendezvous', 'listenPort', 'discovery', 'disabledTiers', 'peerRelay'] as const satisfies readonly (keyof Settings)[];
 
 export function needsRestart(before: Settings, after: Settings): boolean {
   return RESTART_KEYS.some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
