@@ -86,8 +86,11 @@ async function runPostern(ctx: { dir: string; src: string; sha: string; size: nu
   const base = join(ctx.dir, `postern-${ctx.round}`);
   await mkdir(base, { recursive: true });
   const common = ['--rendezvous', ctx.rv.url, '--json', '--no-discovery'];
-  const node = [process.execPath, ...(ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProf}`] : []), POSTERN_BIN];
-  const env = { POSTERN_FROM_SOURCE: '1', ...ctx.variant.env };
+  // A variant may run another checkout: POSTERN_BENCH_ROOT=/path/to/it (e.g. the previous commit in a worktree).
+  const { POSTERN_BENCH_ROOT: otherRoot, ...vars } = ctx.variant.env;
+  const bin = otherRoot ? join(otherRoot, 'bin', 'postern.js') : POSTERN_BIN;
+  const node = [process.execPath, ...(ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProf}`] : []), bin];
+  const env = { POSTERN_FROM_SOURCE: '1', ...vars };
   const t0 = performance.now();
   const sender = new CliProcess(['send', ...common, '--data', join(base, 's'), ctx.src], { env, command: node });
   const sendWatch = watchProc(sender.child.pid!);
@@ -96,9 +99,19 @@ async function runPostern(ctx: { dir: string; src: string; sha: string; size: nu
     const code = await sender.waitFor('code');
     receiver = new CliProcess(['receive', ...common, '--data', join(base, 'r'), '--into', join(base, 'in'), String(code.code)], { env, command: node });
     const recvWatch = watchProc(receiver.child.pid!);
-    await receiver.waitFor('offer');
+    // Never hang the benchmark: a run gets 2 minutes plus 10 s per 100 MiB.
+    const limitMs = 120_000 + (ctx.size / (100 * MiB)) * 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const tail = (p: CliProcess) => JSON.stringify(p.events.filter((e) => e.event !== 'progress').slice(-4)) + p.stderr.slice(-5).join(' | ');
+        reject(new Error(`postern run timed out after ${Math.round(limitMs / 1000)} s; sender: ${tail(sender)}; receiver: ${receiver ? tail(receiver) : '-'}`));
+      }, limitMs);
+    });
+    const rx = receiver;
+    await Promise.race([rx.waitFor('offer'), timeout]);
     const tOffer = performance.now();
-    const [sent, received] = await Promise.all([sender.result(), receiver.result()]);
+    const [sent, received] = await Promise.race([Promise.all([sender.result(), rx.result()]), timeout]).finally(() => clearTimeout(timer));
     const tDone = performance.now();
     await Promise.all([sender.exited, receiver.exited]);
     const tExit = performance.now();
@@ -284,6 +297,7 @@ async function run(argv: string[]): Promise<BenchReport> {
   let rv: RendezvousServer | undefined;
   let sshd: Sshd | undefined;
   const samples: Sample[] = [];
+  const failures: { tool: string; round: number; error: string }[] = [];
   let cipher: string | null = null;
   const socat = which('socat');
   try {
@@ -310,9 +324,19 @@ async function run(argv: string[]): Promise<BenchReport> {
         for (const variant of tool === 'postern' ? variants : [variants[0]!]) {
           if (variant !== variants[0]) await exec('sync', []).catch(() => undefined);
           let s: Sample;
-          if (tool === 'postern') s = await runPostern({ dir, src, sha, size, rv: rv!, round, variant, ...(f['cpu-prof'] ? { cpuProf: String(f['cpu-prof']) } : {}) });
-          else if (tool === 'scp') s = await runScp({ dir, src, size, sshd: sshd!, round });
-          else s = await runSocat({ dir, src, size, socat: socat!, round });
+          try {
+            if (tool === 'postern') s = await runPostern({ dir, src, sha, size, rv: rv!, round, variant, ...(f['cpu-prof'] ? { cpuProf: String(f['cpu-prof']) } : {}) });
+            else if (tool === 'scp') s = await runScp({ dir, src, size, sshd: sshd!, round });
+            else s = await runSocat({ dir, src, size, socat: socat!, round });
+          } catch (err) {
+            // One failed run is reported, not fatal: the other rounds still count.
+            const name = rowName({ tool, variant: variant.label });
+            const msg = `${name} round ${round + 1} failed: ${err instanceof Error ? err.message : String(err)}`;
+            notes.push(msg.slice(0, 600));
+            failures.push({ tool: name, round, error: msg });
+            log(msg.slice(0, 300));
+            continue;
+          }
           samples.push(s);
           const extra = s.recvPeakRss ? `, receiver peak RSS ${Math.round(s.recvPeakRss / MiB)} MiB` : '';
           log(`round ${round + 1}/${runs} ${rowName(s)}: ${s.seconds.toFixed(2)} s, ${(sizeMiB / s.seconds).toFixed(0)} MiB/s${extra}`);
@@ -344,6 +368,10 @@ async function run(argv: string[]): Promise<BenchReport> {
       continue;
     }
     const secs = of(t).map((s) => s.seconds);
+    if (secs.length === 0) {
+      rows.push({ tool: t, 'time s': null, min: null, max: null, 'MiB/s': null, 'postern÷tool (time)': null, 'recv peak RSS MiB': null, 'recv CPU s': null, 'send CPU s': null });
+      continue;
+    }
     const m = median(secs);
     const isPostern = t.startsWith('postern');
     const ratio = pt !== null && !isPostern ? pt / m : null;
@@ -384,7 +412,7 @@ async function run(argv: string[]): Promise<BenchReport> {
     columns: ['tool', 'time s', 'min', 'max', 'MiB/s', 'postern÷tool (time)', 'recv peak RSS MiB', 'recv CPU s', 'send CPU s'],
     rows,
     notes,
-    data: { sizeBytes: size, runs, scpCipher: cipher, variants, skipped, ratios, samples },
+    data: { sizeBytes: size, runs, scpCipher: cipher, variants, skipped, failures, ratios, samples },
   };
 }
 
@@ -394,7 +422,7 @@ function rowName(s: Pick<Sample, 'tool' | 'variant'>): string {
 
 const loopback: BenchModule = {
   description: 'a file over 127.0.0.1: the postern CLI (send/receive processes) against scp and socat, same run',
-  usage: 'npm run bench -- loopback [--size MiB (1024)] [--runs N (3)] [--only postern,scp,socat] [--cpu-prof DIR] [--dir TMPDIR] [--variants "label:VAR=v,VAR2=w;label2:..."]',
+  usage: 'npm run bench -- loopback [--size MiB (1024)] [--runs N (3)] [--only postern,scp,socat] [--cpu-prof DIR] [--dir TMPDIR] [--variants "label:VAR=v,VAR2=w;label2:POSTERN_BENCH_ROOT=/other/checkout"]',
   run,
 };
 export default loopback;
