@@ -441,6 +441,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       log: this.log,
       turn: this.opts.turn ?? null,
+      ...(purpose === 'session' ? { onExtraLink: (link: Link) => this.adopt(link) } : {}),
       peerRelays: () => [...this.sessions.values()].filter((x) => !x.closed && x.remoteRelays && x.peerId !== target.peerId),
       onRelayLimits: (limits) => this.relayLimits.set(target.peerId, limits),
       portPreserved: () => !this.srflx[0] || !this.udp || this.srflx[0].port === this.udp.port,
@@ -560,6 +561,7 @@ export class PosternNode extends Emitter<NodeEvents> {
         return existing;
       }
       this.log(`connection to ${link.peerId.slice(0, 8)} moves from ${existing.tier} to ${link.tier}`);
+      this.nudgeResumes(link.peerId);
       // The transfer manager moves transfers to the new channel (they resume from verified chunks).
       this.sessions.delete(link.peerId);
       setTimeout(() => existing.close(`moved to ${link.tier}`), 1000).unref();
@@ -661,6 +663,23 @@ export class PosternNode extends Emitter<NodeEvents> {
     timer.unref();
     this.upgradeTimers.set(peerId, timer);
     this.upgradeAt.set(peerId, Date.now() + delayMs);
+  }
+
+  /**
+   * After a move to a new link, a resumed transfer whose re-offer went down a link
+   * the other side dropped (both sides dialed at once) would wait for an answer
+   * forever: offer it again on the link in use until it is answered. The receiver
+   * treats a repeated offer of the same transfer as a resume.
+   */
+  private nudgeResumes(peerId: string, tries = 5): void {
+    const timer = setTimeout(() => {
+      if (this.stopped) return;
+      const waiting = this.transfers.list().filter((t) => t.direction === 'send' && t.peerId === peerId && t.state === 'waiting-accept' && t.bytesDone > 0);
+      if (!waiting.length || !this.session(peerId)) return;
+      for (const t of waiting) this.transfers.resume(t.id);
+      if (tries > 1) this.nudgeResumes(peerId, tries - 1);
+    }, 2000);
+    timer.unref();
   }
 
   private hasPendingOutgoing(peerId: string): boolean {
@@ -788,6 +807,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       }, undefined, {
         // Started on a relay: a direct tier that connects later takes over.
         onUpgrade: (_tier, link) => this.adopt(link),
+        onExtraLink: (link) => { if (link.hello.purpose === 'session') this.adopt(link); else link.channel.close(); },
       });
       return result.link;
     } catch (err) {

@@ -37,6 +37,12 @@ export interface LadderOptions<R> {
    * that succeeds later is handed here (start relayed, then upgrade).
    */
   onUpgrade?: (tier: ConnectedTier, link: R) => void;
+  /**
+   * A link that connected after the winner. The other side has already taken it
+   * as a session, so it must go through the same choice there and here (the node
+   * keeps one link per peer by a rule both sides apply), not be dropped here only.
+   */
+  onExtraLink?: (link: R) => void;
 }
 
 /** Failure codes that explain a whole failed ladder, in order of precedence. */
@@ -113,7 +119,8 @@ export async function runLadder<Ctx, R extends { channel: FramedChannel }>(
               return;
             }
             if (winner || abort.signal.aborted) {
-              link.channel.close();
+              if (options.onExtraLink) options.onExtraLink(link);
+              else link.channel.close();
               return;
             }
             winner = { tier: strategy.tier, link, attempts, ms: Math.round(performance.now() - started) };

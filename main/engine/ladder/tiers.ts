@@ -64,6 +64,8 @@ export interface DialContext {
   localNat: () => NatDiscovery | null;
   /** Settles when NAT discovery has run (punching needs its public address). */
   natReady: Promise<void>;
+  /** Where links that connected after the winner go (the node's one-link-per-peer choice). */
+  onExtraLink?: (link: Link) => void;
   /** Sessions with our own devices that relay for us (peer relay). */
   peerRelays?: () => import('../session.js').Session[];
   /** A TURN server the user configured (the TURN variant of server-relay). */
@@ -113,9 +115,11 @@ export async function dialAny(ctx: DialContext, tier: ConnectedTier, addrs: { ip
         ...(reverseOf ? { reverseOf } : {}),
       };
       const link = await greet(socket, ctx.identity, ctx.target.peerId, hello, inner.signal);
-      // A second address that also answered is closed: only one link per attempt.
+      // A second address that also answered: the other side has taken it as a session,
+      // so it goes through the node's one-link-per-peer choice as well (or is closed).
       if (winner || inner.signal.aborted) {
-        link.channel.close();
+        if (ctx.onExtraLink) ctx.onExtraLink(link);
+        else link.channel.close();
         throw new EngineError('SUPERSEDED', 'another address answered first');
       }
       report(formatHostPort(ip, port));

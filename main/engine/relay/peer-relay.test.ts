@@ -54,3 +54,49 @@ test('two devices that cannot reach each other pair and transfer through their o
     await dir.remove();
   }
 });
+
+test('a transfer through a peer relay moves to a direct path the moment one opens', async () => {
+  const dir = await tempDir();
+  const rv = await startRendezvous({ host: '127.0.0.1', port: 0, relay: false });
+  const make = (name: string, extra: Partial<ConstructorParameters<typeof PosternNode>[0]> = {}) => new PosternNode({
+    dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name, rendezvous: [rv.url], discovery: false,
+    knobs: { disabledTiers: new Set(), upgradeIntervalMs: 300 }, ...(process.env.DBG ? { log: (l: string) => console.error(name, l) } : {}), ...extra,
+  });
+  const carol = make('carol', { peerRelay: true });
+  const alice = make('alice');
+  const bob = make('bob', { autoAccept: () => true });
+  try {
+    await Promise.all([carol.start(), alice.start(), bob.start()]);
+    for (const node of [alice, bob]) {
+      const invite = await carol.createInvite();
+      await Promise.all([node.pairWithCode(invite.code), invite.paired]);
+    }
+    alice.knobs.relayOnlyPeers = new Set([bob.peerId]);
+    bob.knobs.relayOnlyPeers = new Set([alice.peerId]);
+    const invite = await alice.createInvite();
+    await Promise.all([bob.pairWithCode(invite.code), invite.paired]);
+    const file = join(dir.path, 'movie.bin');
+    const payload = randomBytes(96 * 1024 * 1024);
+    await writeFile(file, payload);
+    const done = new Promise<TransferInfo>((resolve) => bob.transfers.on('transfer', (t) => { if (t.state === 'completed') resolve(t); }));
+    if (process.env.DBG) {
+      bob.transfers.on('transfer', (t) => console.error('bob transfer', t.id.slice(0, 6), t.state, t.bytesDone, t.error?.message));
+      alice.transfers.on('transfer', (t) => console.error('alice transfer', t.id.slice(0, 6), t.state, t.bytesDone, t.error?.message));
+    }
+    const started = new Promise<void>((resolve) => bob.transfers.on('progress', (p) => { if (p.bytesDone > 8 * 1024 * 1024) resolve(); }));
+    await alice.sendFiles(bob.peerId, [file]);
+    await started;
+    assert.equal(alice.session(bob.peerId)?.tier, 'peer-relay');
+    // The direct path opens.
+    alice.knobs.relayOnlyPeers = new Set();
+    bob.knobs.relayOnlyPeers = new Set();
+    const t = await done;
+    assert.equal(alice.session(bob.peerId)?.tier, 'lan');
+    const saved = await readFile(join(dir.path, 'bob', 'downloads', t.files[0]?.savedPath ?? 'movie.bin'));
+    assert.equal(createHash('sha256').update(saved).digest('hex'), createHash('sha256').update(payload).digest('hex'));
+  } finally {
+    await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
+    await rv.close();
+    await dir.remove();
+  }
+});

@@ -79,6 +79,10 @@ test('a 200 MiB transfer starts on the server relay, a direct path opens, it fin
     const tiers: string[] = [];
     pair.alice.on('connection', (c) => { if (c.tier && tiers.at(-1) !== c.tier) tiers.push(c.tier); });
     const done = new Promise<TransferInfo>((resolve) => pair.bob.transfers.on('transfer', (t) => { if (t.state === 'completed') resolve(t); }));
+    if (process.env.DBG) {
+      pair.bob.transfers.on('transfer', (t) => console.error('bob transfer', t.state, t.bytesDone, t.error?.message));
+      pair.alice.transfers.on('transfer', (t) => console.error('alice transfer', t.state, t.bytesDone, t.error?.message));
+    }
     const started = new Promise<void>((resolve) => pair.bob.transfers.on('progress', (p) => { if (p.bytesDone > 20 * 1024 * 1024) resolve(); }));
     await pair.alice.sendFiles(pair.bob.peerId, [file]);
     await started;

@@ -23,7 +23,7 @@ export async function startNodes(opts: { alice?: Partial<NodeOptions>; bob?: Par
   const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0, relay: true, ...opts.rendezvous });
   const make = (name: string, extra: Partial<NodeOptions> = {}) => new PosternNode({
     dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name,
-    rendezvous: [rendezvous.url], discovery: false, ...extra,
+    rendezvous: [rendezvous.url], discovery: false, ...(process.env.DBG ? { log: (l: string) => console.error(name, l) } : {}), ...extra,
   });
   const alice = make('alice', opts.alice);
   const bob = make('bob', opts.bob);
