@@ -533,16 +533,23 @@ export class PosternNode extends Emitter<NodeEvents> {
   }
 
   private async pairAsOwner(link: Link): Promise<{ event: PairedEvent; invite: PendingInvite }> {
-    const invite = this.invite;
-    if (!invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
-    this.invite = undefined; // single use: one attempt per code, right or wrong
-    this.rendezvous?.closeInvite(invite.nameplate);
+    const open = this.invite;
+    if (!open) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
+    let claimed: PendingInvite | undefined;
     try {
-      await pairAsCodeOwner(link, this.peerId, invite.password);
+      await pairAsCodeOwner(link, this.peerId, () => {
+        // Single use: the first PAKE attempt, right or wrong, closes the invite.
+        if (!this.invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
+        claimed = this.invite;
+        this.invite = undefined;
+        this.rendezvous?.closeInvite(claimed.nameplate);
+        return claimed.password;
+      });
     } catch (err) {
-      invite.reject(err as Error);
+      claimed?.reject(err as Error);
       throw err;
     }
+    const invite = claimed as PendingInvite;
     await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
     this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
     return { event: { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'code' }, invite };

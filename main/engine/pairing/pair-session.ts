@@ -40,9 +40,15 @@ export async function pairAsCodeEnterer(link: Link, ownPeerId: string, password:
   if (!outcome.ok) throw new EngineError(outcome.code ?? 'WRONG_CODE', outcome.message ?? WRONG_CODE);
 }
 
-export async function pairAsCodeOwner(link: Link, ownPeerId: string, password: string): Promise<void> {
+/**
+ * `claim` is called when the code enterer's first PAKE message arrives: only then
+ * is this an attempt at the code (the invite is single use). A link that never
+ * starts the exchange (the other side picked another path) uses up nothing.
+ */
+export async function pairAsCodeOwner(link: Link, ownPeerId: string, claim: () => string): Promise<void> {
   const hh = link.channel.handshakeHash;
   const first = await link.router.next(SESSION_FRAME.PAKE_A, STEP_TIMEOUT_MS);
+  const password = claim();
   const w = await passwordToScalar(password, hh);
   const session = startSpake2({ role: 'B', w, idA: link.peerId, idB: ownPeerId, aad: hh });
   let result;
