@@ -14,23 +14,35 @@ import { startRendezvous } from '../../rendezvous/server.js';
 import { tempDir } from '../test/harness.js';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
 
-test('two devices that cannot reach each other pair and transfer through their own third device', async () => {
+/** Carol relays; Alice and Bob are each paired with her and reach each other only through relays. */
+async function threeDevices(knobs: Partial<ConstructorParameters<typeof PosternNode>[0]['knobs']> = {}) {
   const dir = await tempDir();
   const rv = await startRendezvous({ host: '127.0.0.1', port: 0, relay: false });
   const make = (name: string, extra: Partial<ConstructorParameters<typeof PosternNode>[0]> = {}) => new PosternNode({
-    dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name, rendezvous: [rv.url], discovery: false, ...extra,
+    dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name, rendezvous: [rv.url], discovery: false,
+    knobs: { disabledTiers: new Set(), ...knobs }, ...(process.env.DBG ? { log: (l: string) => console.error(name, l) } : {}), ...extra,
   });
   const carol = make('carol', { peerRelay: true });
   const alice = make('alice');
   const bob = make('bob', { autoAccept: () => true });
+  const close = async () => {
+    await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
+    await rv.close();
+    await dir.remove();
+  };
+  await Promise.all([carol.start(), alice.start(), bob.start()]);
+  for (const node of [alice, bob]) {
+    const invite = await carol.createInvite();
+    await Promise.all([node.pairWithCode(invite.code), invite.paired]);
+  }
+  alice.knobs.relayOnlyPeers = new Set([bob.peerId]);
+  bob.knobs.relayOnlyPeers = new Set([alice.peerId]);
+  return { dir, carol, alice, bob, close };
+}
+
+test('two devices that cannot reach each other pair and transfer through their own third device', async () => {
+  const { dir, carol, alice, bob, close } = await threeDevices();
   try {
-    await Promise.all([carol.start(), alice.start(), bob.start()]);
-    for (const node of [alice, bob]) {
-      const invite = await carol.createInvite();
-      await Promise.all([node.pairWithCode(invite.code), invite.paired]);
-    }
-    alice.knobs.relayOnlyPeers = new Set([bob.peerId]);
-    bob.knobs.relayOnlyPeers = new Set([alice.peerId]);
     const invite = await alice.createInvite();
     const [bobSide] = await Promise.all([bob.pairWithCode(invite.code), invite.paired]);
     assert.equal(bobSide.tier, 'peer-relay');
@@ -49,30 +61,13 @@ test('two devices that cannot reach each other pair and transfer through their o
     assert.ok((stats?.bytesRelayed ?? 0) > payload.length, `carol relayed ${stats?.bytesRelayed} bytes`);
     assert.equal(alice.session(bob.peerId)?.tier, 'peer-relay');
   } finally {
-    await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
-    await rv.close();
-    await dir.remove();
+    await close();
   }
 });
 
 test('a transfer through a peer relay moves to a direct path the moment one opens', async () => {
-  const dir = await tempDir();
-  const rv = await startRendezvous({ host: '127.0.0.1', port: 0, relay: false });
-  const make = (name: string, extra: Partial<ConstructorParameters<typeof PosternNode>[0]> = {}) => new PosternNode({
-    dataDir: join(dir.path, name, 'data'), downloadDir: join(dir.path, name, 'downloads'), name, rendezvous: [rv.url], discovery: false,
-    knobs: { disabledTiers: new Set(), upgradeIntervalMs: 300 }, ...(process.env.DBG ? { log: (l: string) => console.error(name, l) } : {}), ...extra,
-  });
-  const carol = make('carol', { peerRelay: true });
-  const alice = make('alice');
-  const bob = make('bob', { autoAccept: () => true });
+  const { dir, alice, bob, close } = await threeDevices({ upgradeIntervalMs: 300 });
   try {
-    await Promise.all([carol.start(), alice.start(), bob.start()]);
-    for (const node of [alice, bob]) {
-      const invite = await carol.createInvite();
-      await Promise.all([node.pairWithCode(invite.code), invite.paired]);
-    }
-    alice.knobs.relayOnlyPeers = new Set([bob.peerId]);
-    bob.knobs.relayOnlyPeers = new Set([alice.peerId]);
     const invite = await alice.createInvite();
     await Promise.all([bob.pairWithCode(invite.code), invite.paired]);
     const file = join(dir.path, 'movie.bin');
@@ -95,8 +90,6 @@ test('a transfer through a peer relay moves to a direct path the moment one open
     const saved = await readFile(join(dir.path, 'bob', 'downloads', t.files[0]?.savedPath ?? 'movie.bin'));
     assert.equal(createHash('sha256').update(saved).digest('hex'), createHash('sha256').update(payload).digest('hex'));
   } finally {
-    await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
-    await rv.close();
-    await dir.remove();
+    await close();
   }
 });
