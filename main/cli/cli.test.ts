@@ -83,6 +83,7 @@ test('CLI: the sender killed mid-way and restarted resumes; under 5% of the byte
     const resent = beforeKill - skipped;
     assert.ok(beforeKill > total / 2 - 1, `paused at ${beforeKill}`);
     assert.ok(resent < total * 0.05, `resent ${resent} bytes of ${beforeKill} received before the kill`);
+    await Promise.all([restarted.exited, receiver.exited]);
   } finally {
     await rv.close();
     await dir.remove();

@@ -673,20 +673,20 @@ export class PosternNode extends Emitter<NodeEvents> {
   }
 
   /**
-   * An offer that got no answer is offered again on the link in use (every 2 s, 5
-   * times): after a move to a new link the re-offer may have gone down a link the
+   * An offer that got no answer is offered again on the link in use (after 3, 6,
+   * 12 and 24 s, so a receiver re-checking a large partial is not restarted often): after a move to a new link the re-offer may have gone down a link the
    * other side dropped, and a first offer has been seen to go unanswered about one
    * run in ten (cause not found yet; see the closing notes). The receiver treats a
    * repeated offer of the same transfer as a resume, or asks its user again.
    */
-  private nudgeResumes(peerId: string, tries = 5): void {
+  private nudgeResumes(peerId: string, tries = 4, delayMs = 3000): void {
     const timer = setTimeout(() => {
       if (this.stopped) return;
       const waiting = this.transfers.list().filter((t) => t.direction === 'send' && t.peerId === peerId && t.state === 'waiting-accept');
       if (!waiting.length || !this.session(peerId)) return;
       for (const t of waiting) this.transfers.resume(t.id);
-      if (tries > 1) this.nudgeResumes(peerId, tries - 1);
-    }, 2000);
+      if (tries > 1) this.nudgeResumes(peerId, tries - 1, delayMs * 2);
+    }, delayMs);
     timer.unref();
   }
 
