@@ -17,20 +17,20 @@ import { RendezvousClient } from './signaling/rendezvous-client.js';
 import { startRendezvous, type RendezvousServer } from '../rendezvous/server.js';
 import { LanDiscovery, type NearbyDevice } from './discovery/lan-discovery.js';
 import { isRelayTier, runLadder } from './ladder/ladder.js';
-import { connectRelay, serverRelayTier } from './relay/server-relay-tier.js';
-import { answerTurn, TurnRequestSchema, turnRelayTier, type TurnConfig } from './relay/turn-tier.js';
+import { serverRelayTier } from './relay/server-relay-tier.js';
+import { turnRelayTier, type TurnConfig } from './relay/turn-tier.js';
 import { joinCircuit, PeerRelayHost, peerRelayTier, type Addr, type PeerRelayOptions } from './relay/peer-relay.js';
 import { encodeSessionFrame, SESSION_FRAME, type SessionFrame } from '../wire/session-frames.js';
-import type { UDXStream } from 'udx-native';
 import { TIER_RANK, type RelayState } from '../../shared/domain/connection.js';
 import { ackHello, type Link } from './ladder/link.js';
 import { ReverseHub } from './ladder/reverse-hub.js';
-import { DEFAULT_KNOBS, FIRST_TIERS, dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
+import { DEFAULT_KNOBS, FIRST_TIERS, type DialContext, type Knobs } from './ladder/tiers.js';
 import { UdpSocket } from './net/udp-socket.js';
+import { SignalResponder } from './signal-responder.js';
 import { SignalReplies } from './punch/signals.js';
-import { answerPunch, PunchRequestSchema, udpPunchTier } from './punch/udp-punch-tier.js';
+import { udpPunchTier } from './punch/udp-punch-tier.js';
 import { receiveGreeting } from './ladder/link.js';
-import { answerTcpPunch, TcpPunchRequestSchema, tcpPunchTier } from './punch/tcp-punch-tier.js';
+import { tcpPunchTier } from './punch/tcp-punch-tier.js';
 import { Session } from './session.js';
 import { pairAsCodeEnterer, pairAsCodeOwner } from './pairing/pair-session.js';
 import { generateSecretWords, formatInviteCode, parseInviteCode, codePassword } from './pairing/invite-code.js';
@@ -115,7 +115,7 @@ export class PosternNode extends Emitter<NodeEvents> {
   private reverse = new ReverseHub();
   peerRelayHost: PeerRelayHost | null = null;
   private replies = new SignalReplies();
-  private punchGo = new Map<string, (body: Record<string, unknown>) => void>();
+  private readonly responder: SignalResponder;
   udp: UdpSocket | null = null;
   /** Gateway port mappings (null when off); its `state` and `change` events are for the UI. */
   portMapper: PortMapper | null = null;
@@ -142,6 +142,24 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.name = opts.name ?? `Postern on ${process.env.HOSTNAME ?? 'this computer'}`;
     this.knobs = { ...DEFAULT_KNOBS, ...opts.knobs, disabledTiers: new Set(opts.knobs?.disabledTiers ?? []) };
     this.log = opts.log ?? (() => {});
+    this.responder = new SignalResponder({
+      identity: () => this.identity,
+      knobs: this.knobs,
+      log: (line) => this.log(line),
+      rendezvous: () => this.rendezvous,
+      udp: () => this.udp,
+      nat: () => this.nat,
+      turn: () => this.opts.turn,
+      isContact: (peerId) => this.contacts.has(peerId),
+      openInvite: () => this.invite?.nameplate,
+      reverse: this.reverse,
+      replies: this.replies,
+      hostAddresses: () => this.hostAddresses(),
+      udpCandidates: () => this.udpCandidates(),
+      dialContext: (target, purpose, nameplate) => this.dialContext(target, purpose, nameplate),
+      adopt: (link) => this.adopt(link),
+      onIncoming: (incoming) => this.onIncoming(incoming),
+    });
   }
 
   get peerId(): string {
@@ -187,8 +205,8 @@ export class PosternNode extends Emitter<NodeEvents> {
       this.emit('peers', undefined);
     });
     this.rendezvous.on('presence', ({ peer, online }) => this.onPresence(peer, online));
-    this.rendezvous.on('signal', ({ from, body }) => this.onSignal(from, body));
-    this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.onRelayOffer(from, circuit, token));
+    this.rendezvous.on('signal', ({ from, body }) => this.responder.onSignal(from, body));
+    this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.responder.onRelayOffer(from, circuit, token));
     await this.rendezvous.start();
     await settleWithin(mapping, 2500);
     this.srflxReady = this.quickBinding();
@@ -309,128 +327,6 @@ export class PosternNode extends Emitter<NodeEvents> {
     else this.online.delete(peer.peerId);
     this.emit('peers', undefined);
     if (online && this.hasPendingOutgoing(peer.peerId)) this.connect(peer.peerId).catch((err) => this.log(`reconnect to ${peer.peerId.slice(0, 8)} failed: ${errorMessage(err)}`));
-  }
-
-  private onSignal(from: PeerInfo, body: Record<string, unknown>): void {
-    if (body.k === 'reverse' && typeof body.reqId === 'string') {
-      const reqId = body.reqId;
-      const purpose = body.purpose === 'pair' ? 'pair' : 'session';
-      const nameplate = typeof body.nameplate === 'number' ? body.nameplate : undefined;
-      const allowed = purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === nameplate : this.contacts.has(from.peerId);
-      if (!allowed) {
-        this.rendezvous?.signal(from.peerId, { k: 'reverse-failed', reqId, reason: purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you' });
-        return;
-      }
-      const ctx = this.dialContext(from, purpose, nameplate);
-      dialBack(ctx, reqId, AbortSignal.timeout(this.knobs.reverseTimeoutMs)).then(
-        (link) => this.adopt(link),
-        (err) => this.rendezvous?.signal(from.peerId, { k: 'reverse-failed', reqId, reason: `it could not reach us: ${errorMessage(err)}` }),
-      );
-      return;
-    }
-    if (body.k === 'reverse-failed' && typeof body.reqId === 'string') {
-      this.reverse.fail(body.reqId, from.peerId, String(body.reason ?? 'it could not dial back'));
-      return;
-    }
-    if (body.k === 'punch') return this.onPunchRequest(from, body);
-    if (body.k === 'tcp-punch') return this.onTcpPunchRequest(from, body);
-    if (body.k === 'turn') return this.onTurnRequest(from, body);
-    if ((body.k === 'punch-go' || body.k === 'tcp-punch-go') && typeof body.reqId === 'string') {
-      this.punchGo.get(`${from.peerId}/${body.reqId}`)?.(body);
-      return;
-    }
-    if (body.k === 'punch-ack' || body.k === 'punch-fail' || body.k === 'tcp-punch-ack' || body.k === 'turn-ack') this.replies.deliver(from.peerId, body);
-  }
-
-  private punchAllowed(from: PeerInfo, purpose: string, nameplate?: number): boolean {
-    return purpose === 'pair' ? this.invite !== undefined && this.invite.nameplate === nameplate : this.contacts.has(from.peerId) || purpose === 'nearby';
-  }
-
-  private waitPunchGo(key: string): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.punchGo.delete(key); reject(new Error('no go')); }, 8000);
-      this.punchGo.set(key, (body) => { clearTimeout(timer); this.punchGo.delete(key); resolve(body); });
-    });
-  }
-
-  /** Run the responder's handshake on a stream that arrived by a punch or a relay. */
-  private acceptStream(stream: UDXStream, from: PeerInfo, what: string): void {
-    receiveGreeting(stream, this.identity).then(
-      ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${what} ${stream.remoteHost}:${stream.remotePort}` }),
-      (err: Error) => { this.log(`${what} stream from ${from.peerId.slice(0, 8)} ended: ${err.message}`); stream.destroy(); },
-    );
-  }
-
-  private onTurnRequest(from: PeerInfo, body: Record<string, unknown>): void {
-    const parsed = TurnRequestSchema.safeParse(body);
-    if (!parsed.success) return;
-    const req = parsed.data;
-    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
-    if (!this.punchAllowed(from, req.purpose, req.nameplate)) return void fail('this device is not paired with you');
-    if (!this.opts.turn || !this.udp || this.knobs.disabledTiers.has('server-relay')) return void fail('the other device has no TURN server configured');
-    void answerTurn({
-      udp: this.udp, turn: this.opts.turn, request: req,
-      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
-      onStream: (stream) => this.acceptStream(stream, from, 'TURN'),
-    });
-  }
-
-  private onTcpPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
-    const parsed = TcpPunchRequestSchema.safeParse(body);
-    if (!parsed.success || !this.rendezvous) return;
-    const req = parsed.data;
-    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
-    if (!this.punchAllowed(from, req.purpose, req.nameplate)) return void fail('this device is not paired with you');
-    if (this.knobs.disabledTiers.has('tcp-punch')) return void fail('TCP punching is off on the other device');
-    answerTcpPunch({
-      rendezvousUrl: this.rendezvous.url, request: req, hostAddresses: this.hostAddresses(),
-      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
-      waitGo: () => this.waitPunchGo(`${from.peerId}/${req.reqId}`),
-      onSocket: (socket) => {
-        socket.on('error', () => {});
-        receiveGreeting(socket, this.identity).then(
-          ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${socket.remoteAddress}:${socket.remotePort}` }),
-          (err: Error) => { this.log(`TCP-punched connection from ${from.peerId.slice(0, 8)} ended: ${err.message}`); socket.destroy(); },
-        );
-      },
-    }).catch((err: Error) => this.log(`TCP punch for ${req.reqId} failed: ${err.message}`));
-  }
-
-  private onRelayOffer(from: PeerInfo, circuit: string, token: string): void {
-    // The server relays only between paired devices or the two ends of an invite.
-    if (!this.contacts.has(from.peerId) && !this.invite) return;
-    if (this.knobs.disabledTiers.has('server-relay') || !this.rendezvous) return;
-    const url = this.rendezvous.relayUrl(circuit, token);
-    connectRelay(url).then((stream) => receiveGreeting(stream, this.identity)).then(
-      ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `relay ${new URL(url).host}` }),
-      (err: Error) => this.log(`relay circuit from ${from.peerId.slice(0, 8)} failed: ${err.message}`),
-    );
-  }
-
-  private onPunchRequest(from: PeerInfo, body: Record<string, unknown>): void {
-    const parsed = PunchRequestSchema.safeParse(body);
-    if (!parsed.success) return;
-    const req = parsed.data;
-    const allowed = this.punchAllowed(from, req.purpose, req.nameplate);
-    const fail = (reason: string) => this.rendezvous?.signal(from.peerId, { k: 'punch-fail', reqId: req.reqId, reason });
-    if (!allowed) return void fail(req.purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you');
-    if (!this.udp || this.knobs.disabledTiers.has('udp-punch')) return void fail('UDP punching is off on the other device');
-    const key = `${from.peerId}/${req.reqId}`;
-    answerPunch({
-      udp: this.udp,
-      request: req,
-      localCandidates: this.udpCandidates(),
-      localNat: this.nat,
-      sendSignal: (b) => this.rendezvous?.signal(from.peerId, b),
-      waitGo: () => this.waitPunchGo(key),
-      onStream: (stream) => {
-        receiveGreeting(stream, this.identity).then(
-          ({ channel, router, peerId, hello }) => this.onIncoming({ channel, router, peerId, hello, remoteAddress: `${stream.remoteHost}:${stream.remotePort}` }),
-          (err: Error) => { this.log(`punched stream from ${from.peerId.slice(0, 8)} ended: ${err.message}`); stream.destroy(); },
-        );
-      },
-      log: this.log,
-    });
   }
 
   private dialContext(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number): DialContext {
