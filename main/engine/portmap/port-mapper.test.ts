@@ -193,6 +193,8 @@ test('a failed renewal is retried and reported; a lease that runs out is dropped
     await waitFor(() => m.state.errors.length > before);
   }
   assert.equal(m.state.mappings.length, 0);
+  // The status follows the last mapping's removal a moment later.
+  await waitFor(() => m.state.status !== 'mapped');
   assert.equal(m.state.status, 'failed');
   g.o.failRenewals = undefined;
   await m.stop();
