@@ -1,4 +1,6 @@
-/** Mistakes people make, and what the UI tells them: a wrong code, an impossible port. */
+/** Mistakes people make, and what the UI tells them: a wrong code, an impossible port; a setting kept across reloads. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test, expect } from './fixtures/postern.js';
 
 test('a wrong code fails on both sides with what to do next', async ({ openDevice }) => {
@@ -30,4 +32,21 @@ test('settings are checked before saving, then saved and shown', async ({ openDe
   await bob.page.getByRole('button', { name: 'Save settings' }).click();
   await expect(bob.page.getByText('Saved.', { exact: true })).toBeVisible();
   await expect(bob.page.getByRole('region', { name: 'This device' })).toContainText('Bobby');
+});
+
+test('relaying for my other devices is off until turned on, and stays on', async ({ openDevice }) => {
+  const bob = await openDevice('Bob');
+  await bob.page.getByRole('button', { name: 'Settings' }).click();
+  const relay = bob.page.getByRole('checkbox', { name: 'Relay for my other devices' });
+  await expect(relay).not.toBeChecked();
+  await relay.check();
+  await bob.page.getByRole('button', { name: 'Save settings' }).click();
+  // A restart setting: the engine restarts with it.
+  await expect(bob.page.getByRole('status').filter({ hasText: 'Saved. The connection engine restarted' })).toBeVisible();
+  const saved = JSON.parse(await readFile(join(bob.dataDir, 'settings.json'), 'utf8')) as { peerRelay?: boolean };
+  expect(saved.peerRelay).toBe(true);
+
+  await bob.page.reload();
+  await bob.page.getByRole('button', { name: 'Settings' }).click();
+  await expect(bob.page.getByRole('checkbox', { name: 'Relay for my other devices' })).toBeChecked();
 });

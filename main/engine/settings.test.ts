@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SettingsStore, defaultSettings, nodeOptions } from './settings.js';
-import { needsRestart } from '../../shared/domain/settings.js';
+import { needsRestart, SettingsPatchSchema } from '../../shared/domain/settings.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'postern-settings-'));
@@ -60,4 +60,30 @@ test('node options follow the settings; port, rendezvous, discovery and tiers ne
   assert.equal(needsRestart(s, { ...s, name: 'x', downloadDir: '/tmp' }), false);
   assert.equal(needsRestart(s, { ...s, listenPort: 1 }), true);
   assert.ok(JSON.parse(await readFile(join(dir, 'settings.json'), 'utf8')).disabledTiers.includes('lan'));
+}));
+
+test('peer relay is off by default, persists when turned on, and survives patches of other settings', () => withDir(async (dir) => {
+  // A settings.json from before the setting existed.
+  await writeFile(join(dir, 'settings.json'), JSON.stringify({ name: 'Carol' }));
+  const store = await SettingsStore.open(dir);
+  assert.equal(store.get().peerRelay, false);
+  assert.deepEqual(store.problems, []);
+  assert.equal(nodeOptions(dir, store.get()).peerRelay, undefined);
+
+  const before = store.get();
+  // What the settings.set command does with a request: parse it with the contract's schema, then update.
+  const on = await store.update(SettingsPatchSchema.parse({ peerRelay: true }));
+  assert.equal(on.peerRelay, true);
+  assert.equal(needsRestart(before, on), true, 'the engine restarts to start or stop relaying');
+  assert.equal(JSON.parse(await readFile(join(dir, 'settings.json'), 'utf8')).peerRelay, true);
+
+  // A patch that does not mention it (the port wizard saves only the port) leaves it on.
+  await store.update(SettingsPatchSchema.parse({ listenPort: 41000 }));
+  const again = await SettingsStore.open(dir);
+  assert.equal(again.get().peerRelay, true);
+  assert.equal(again.get().listenPort, 41000);
+  assert.equal(nodeOptions(dir, again.get()).peerRelay, true);
+
+  await again.update(SettingsPatchSchema.parse({ peerRelay: false }));
+  assert.equal((await SettingsStore.open(dir)).get().peerRelay, false);
 }));

@@ -25,8 +25,13 @@ export const SettingsSchema = z.object({
   discovery: z.boolean(),
   /** Debug knob: ladder tiers never tried (forces a fallback path). */
   disabledTiers: z.array(z.enum(CONNECTED_TIERS)),
-  /** Relay for this user's other paired devices when this one is reachable (tier peer-relay). Opt-in. */
-  peerRelay: z.boolean().default(false),
+  /**
+   * Relay for this user's other paired devices when this one is reachable (tier peer-relay). Opt-in.
+   * No `.default()` here: zod 4 applies defaults inside `.partial()`, so every patch (`{ listenPort }`
+   * from the port wizard) would turn it back off. The default lives in defaultSettings(), which the
+   * store merges under what it reads.
+   */
+  peerRelay: z.boolean(),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;

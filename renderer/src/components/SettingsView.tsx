@@ -1,4 +1,4 @@
-/** Settings: name, download folder, rendezvous servers, listening port, discovery; debug tiers. */
+/** Settings: name, download folder, rendezvous servers, listening port, discovery, peer relay; debug tiers. */
 import { useEffect, useState, type FormEvent } from 'react';
 import { TIERS, TIER_LABEL, type ConnectedTier } from '../../../shared/domain/connection.js';
 import { SettingsSchema, type Settings } from '../../../shared/domain/settings.js';
@@ -6,7 +6,7 @@ import { useApp, actions } from '../store/index.js';
 import { selectSettings, selectSettingsBusy, selectSettingsError, selectSettingsNotice } from '../store/settings-slice.js';
 import { selectSelf } from '../store/app-slice.js';
 
-interface Draft { name: string; downloadDir: string; rendezvous: string; listenPort: string; discovery: boolean; disabledTiers: ConnectedTier[] }
+interface Draft { name: string; downloadDir: string; rendezvous: string; listenPort: string; discovery: boolean; disabledTiers: ConnectedTier[]; peerRelay: boolean }
 
 const toDraft = (s: Settings): Draft => ({ ...s, rendezvous: s.rendezvous.join('\n'), listenPort: String(s.listenPort) });
 
@@ -69,6 +69,13 @@ export function SettingsView() {
           <div className="field checkbox">
             <input id="s-discovery" type="checkbox" checked={draft.discovery} onChange={(e) => change('discovery', e.target.checked)} />
             <label htmlFor="s-discovery">Find devices on this network</label>
+          </div>
+          <div className="field">
+            <div className="field checkbox">
+              <input id="s-peer-relay" type="checkbox" checked={draft.peerRelay} onChange={(e) => change('peerRelay', e.target.checked)} aria-describedby="s-peer-relay-hint" />
+              <label htmlFor="s-peer-relay">Relay for my other devices</label>
+            </div>
+            <p className="hint" id="s-peer-relay-hint">When this computer can be reached from the internet, your other paired devices that cannot connect to each other directly connect through it. It only passes on encrypted data it cannot read, and only for a few connections at a time.</p>
           </div>
           <details>
             <summary>Debug: ladder tiers</summary>
