@@ -24,6 +24,7 @@ describe('hole punching and relays across the lab', { skip: skip ?? false }, () 
         { name: 'a', nat: 'port-restricted' },
         { name: 'b', nat: 'port-restricted' },
         { name: 'c', nat: 'symmetric-sequential' },
+        { name: 'd', nat: 'symmetric-sequential' },
         { name: 's', nat: 'symmetric' },
         { name: 't', nat: 'symmetric' },
         { name: 'u', nat: 'port-restricted', udpBlocked: true },
@@ -54,11 +55,30 @@ describe('hole punching and relays across the lab', { skip: skip ?? false }, () 
     }
   });
 
-  test('symmetric-sequential ↔ port-restricted: udp-punch by port prediction', async () => {
+  test('symmetric-sequential ↔ port-restricted: udp-punch by measured port reservation, both directions', async () => {
     const [l, r] = up();
-    const res = await transfer(l, { from: 'c1', to: 'a1', rendezvous: r.url, bytes: 1 << 20, timeoutMs: 45_000 });
+    for (const [from, to] of [['c1', 'a1'], ['a1', 'c1']] as const) {
+      const res = await transfer(l, { from, to, rendezvous: r.url, bytes: 1 << 20, timeoutMs: 45_000 });
+      assert.equal(res.reason, undefined, `${from}→${to}`);
+      assert.equal(res.tier, 'udp-punch', `${from}→${to}`);
+      assert.equal(res.sha256Match, true);
+    }
+  });
+
+  test('symmetric-sequential ↔ symmetric-sequential: udp-punch (prediction, reservation, spray)', async () => {
+    const [l, r] = up();
+    const res = await transfer(l, { from: 'c1', to: 'd1', rendezvous: r.url, bytes: 1 << 20, timeoutMs: 45_000 });
     assert.equal(res.reason, undefined);
     assert.equal(res.tier, 'udp-punch');
+    assert.equal(res.sha256Match, true);
+  });
+
+  test('symmetric-sequential ↔ symmetric: hopeless, said at once with the double-random verdict', async () => {
+    const [l, r] = up();
+    const res = await transfer(l, { from: 'c1', to: 's1', rendezvous: r.url, bytes: 1 << 20, timeoutMs: 60_000 });
+    assert.equal(res.tier, 'failed');
+    assert.match(res.reason ?? '', /DOUBLE_RANDOM/);
+    assert.match(res.reason ?? '', /one of them at random/);
   });
 
   test('UDP blocked on one side: tcp-punch', async () => {

@@ -74,7 +74,7 @@ export interface TransferOptions {
 
 /** Follows a child's stdout as JSON lines; non-JSON lines are ignored (kept in stderr text for reports). */
 function follow(child: ChildProcess, side: SideResult, onEvent: (e: PosternEvent) => void): Promise<void> {
-  child.stderr?.on('data', (d: Buffer) => { if (side.stderr.length < 8192) side.stderr += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { if (side.stderr.length < (process.env.POSTERN_DEBUG ? 1 << 20 : 8192)) side.stderr += d.toString(); });
   if (child.stdout) {
     createInterface({ input: child.stdout }).on('line', (line) => {
       let e: PosternEvent;

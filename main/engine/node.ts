@@ -43,7 +43,6 @@ import type { IncomingOfferPayload, TransferInfo } from '../../shared/domain/tra
 import { EngineError, errorMessage, toErrorData } from './errors.js';
 import { discoverNat } from './nat/discovery.js';
 import { StunClient } from './nat/stun-client.js';
-import { predictedCandidates } from './punch/prediction.js';
 import type { NatDiscovery } from '../../shared/domain/nat.js';
 import type { PortMapper, PortMapState } from './portmap/port-mapper.js';
 import { answerReachProbes, createNodePortMapper, mappedEndpointCandidates, settleWithin, type NodePortMapping } from './portmap/integrate.js';
@@ -149,6 +148,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       rendezvous: () => this.rendezvous,
       udp: () => this.udp,
       nat: () => this.nat,
+      natReady: () => this.natReady,
       turn: () => this.opts.turn,
       isContact: (peerId) => this.contacts.has(peerId),
       openInvite: () => this.invite?.nameplate,
@@ -266,7 +266,7 @@ export class PosternNode extends Emitter<NodeEvents> {
     if (!this.udp) return [];
     const port = this.udp.port;
     const host = this.hostAddresses().map((ip) => ({ ip, port }));
-    return [...host, ...this.srflx, ...predictedCandidates(this.nat)];
+    return [...host, ...this.srflx];
   }
 
   private async resolveRendezvousUrl(): Promise<string> {

@@ -16,7 +16,7 @@ import { dialBack, type DialContext, type Knobs } from './ladder/tiers.js';
 import type { RendezvousClient } from './signaling/rendezvous-client.js';
 import type { SignalReplies } from './punch/signals.js';
 import type { UdpSocket } from './net/udp-socket.js';
-import { answerPunch, PunchRequestSchema } from './punch/udp-punch-tier.js';
+import { answerPunch, PunchRequestSchema, stunServerOf } from './punch/udp-punch-tier.js';
 import { answerTcpPunch, TcpPunchRequestSchema } from './punch/tcp-punch-tier.js';
 import { answerTurn, TurnRequestSchema, type TurnConfig } from './relay/turn-tier.js';
 import { connectRelay } from './relay/server-relay-tier.js';
@@ -31,6 +31,8 @@ export interface ResponderHost {
   rendezvous: () => RendezvousClient | null;
   udp: () => UdpSocket | null;
   nat: () => NatDiscovery | null;
+  /** Settles when NAT discovery has run. */
+  natReady: () => Promise<void>;
   turn: () => TurnConfig | undefined;
   isContact: (peerId: string) => boolean;
   /** The nameplate of the invite we show right now, if any. */
@@ -130,8 +132,9 @@ export class SignalResponder {
     if (!this.allowed(from, req.purpose, req.nameplate)) return void fail(req.purpose === 'pair' ? 'that invite is no longer open' : 'this device is not paired with you');
     const udp = h.udp();
     if (!udp || h.knobs.disabledTiers.has('udp-punch')) return void fail('UDP punching is off on the other device');
-    answerPunch({
-      udp, request: req, localCandidates: h.udpCandidates(), localNat: h.nat(),
+    void answerPunch({
+      udp, request: req, localCandidates: h.udpCandidates(), localNat: h.nat, natReady: h.natReady(),
+      stunServer: stunServerOf(h.rendezvous()?.stunServers),
       sendSignal: (b) => this.signal(from.peerId, b),
       waitGo: () => this.waitGo(`${from.peerId}/${req.reqId}`),
       onStream: (stream) => this.accept(stream, from, 'punched stream'),

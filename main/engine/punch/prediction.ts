@@ -1,30 +1,32 @@
 /**
- * Port prediction for NATs that allocate a new external port per destination in
- * sequence (RFC 4787's address-and-port-dependent mapping with a predictable
- * step): our mapping towards the peer will be the next few ports after the last
- * one NAT discovery saw. We hand the peer those as extra candidates. For random
- * allocation there is nothing to predict (see birthday probing), and for
- * endpoint-independent mapping the server-reflexive address is the mapping.
+ * Which pairs of NATs a hole punch can meet through, told from both sides' NAT
+ * discovery before any packet is spent.
+ *
+ * - Endpoint-independent mapping on either side: that side's public address is
+ *   its mapping for everyone, so the other side can aim at it (birthday probing
+ *   when the other side randomizes; birthday.ts).
+ * - Both sides allocate a new port per destination, in sequence: each can
+ *   measure and reserve its next ports (sequential.ts).
+ * - Both allocate a new port per destination and at least one at random: for a
+ *   packet to pass, the random side's port towards a destination (unknown until
+ *   it sends there) must be guessed by the other side, whose own port changes
+ *   with every guess. With ~64,000 ports that takes hundreds of thousands of
+ *   packets: hopeless, and said at once (a relay is needed).
  */
-import type { NatDiscovery } from '../../../shared/domain/nat.js';
+import type { NatHint } from './sequential.js';
 
-/** How many ports past the last observed one the peer should try. */
-export const PREDICTION_SPAN = 24;
+const perDestination = (n: NatHint): boolean => !!n && n.mapping !== 'endpoint-independent' && n.mapping !== 'unknown';
 
-export function predictedCandidates(nat: NatDiscovery | null): { ip: string; port: number }[] {
-  if (!nat || !nat.publicIp || nat.allocation !== 'sequential' || !nat.portDelta) return [];
-  const last = nat.probePorts.at(-1) ?? nat.publicPort;
-  if (!last) return [];
-  const out: { ip: string; port: number }[] = [];
-  for (let i = 1; i <= PREDICTION_SPAN; i++) {
-    const port = last + i * nat.portDelta;
-    if (port > 0 && port <= 65535) out.push({ ip: nat.publicIp, port });
-  }
-  return out;
+/** Whether no hole punch can meet between these two networks (see above). */
+export function isHopelessPair(a: NatHint, b: NatHint): boolean {
+  if (!perDestination(a) || !perDestination(b)) return false;
+  return a?.allocation === 'random' || b?.allocation === 'random';
 }
 
-/** Whether a hole punch between these two networks cannot work: both pick random ports per destination. */
-export function isDoubleRandom(a: { mapping?: string; allocation?: string } | null | undefined, b: { mapping?: string; allocation?: string } | null | undefined): boolean {
-  const random = (n: typeof a) => !!n && n.mapping !== 'endpoint-independent' && n.mapping !== 'unknown' && n.allocation === 'random';
-  return random(a) && random(b);
+/** The reason given for a hopeless pair, in words. */
+export function hopelessReason(a: NatHint, b: NatHint): string {
+  const both = a?.allocation === 'random' && b?.allocation === 'random';
+  return both
+    ? 'both routers pick a new random port for every destination, so no hole punch can meet (a relay is needed)'
+    : 'both routers pick a new port for every destination and one of them at random, so no hole punch can meet (a relay is needed)';
 }

@@ -4,11 +4,22 @@
  * the punched path, then the secure channel on top.
  *
  * Coordination through the rendezvous, timed as libp2p's DCUtR does:
- *   A → B  punch      { reqId, token, streamId, candidates }
- *   B → A  punch-ack  { reqId, streamId, candidates }       A measures the round trip
- *   A → B  punch-go   { reqId }                            A waits RTT/2, B starts on receipt
+ *   A → B  punch      { reqId, token, streamId, candidates, nat }
+ *   B → A  punch-ack  { reqId, streamId, candidates, nat, reserved? }   A measures the round trip
+ *   A → B  punch-go   { reqId, nat, candidates? }                       A waits RTT/2, B starts on receipt
  * Both then run punchUdp (udp-punch.ts). A connects its stream to the address that
  * acked; B's stream accepts its first packet only from an address B heard A from.
+ *
+ * The NATs' behaviours (the `nat` hints) choose how to punch:
+ * - both endpoint-independent, or one sequential (sequential.ts): each probes the
+ *   other's candidates; a sequential side first reserves its ports towards the
+ *   other's candidates and sends their exact numbers (in the ack, or in the go);
+ * - both sequential: A offers its next ports, B reserves towards each and says
+ *   which of its ports faces which (`reserved`), A opens its flows in the spray
+ *   order and B only answers (a probe of B's reaching A's NAT first would spoil
+ *   the port A is about to use);
+ * - random facing endpoint-independent: birthday probing (birthday.ts);
+ * - random facing any per-destination NAT: hopeless, said at once (prediction.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { TierStrategy } from '../ladder/ladder.js';
@@ -21,34 +32,47 @@ import type { UdpSocket } from '../net/udp-socket.js';
 import type { UDXStream } from 'udx-native';
 import { z } from 'zod';
 import type { NatDiscovery } from '../../../shared/domain/nat.js';
-import { isDoubleRandom } from './prediction.js';
+import type { HostPort } from '../nat/stun-client.js';
+import { hopelessReason, isHopelessPair } from './prediction.js';
 import { birthdayHardSide, birthdayTargets } from './birthday.js';
+import { isSequential, predictNext, reserveTowards, sprayTargets, stepOf, type NatHint } from './sequential.js';
 import { isPrivateIp } from '../net/addresses.js';
 
 const Addr = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535) });
-/** What each side says about its NAT, so both can tell a hopeless punch at once. */
-const NatHint = z.object({ mapping: z.string().max(40), allocation: z.string().max(40) }).optional();
-const DOUBLE_RANDOM = 'both routers pick a new random port for every destination, so no hole punch can meet (a relay is needed)';
+/** What each side says about its NAT, so both can choose how to punch (or tell a hopeless pair at once). */
+const NatHintSchema = z.object({ mapping: z.string().max(40), allocation: z.string().max(40), portDelta: z.number().int().min(-1000).max(1000).optional() }).optional();
 export const PunchRequestSchema = z.object({
   k: z.literal('punch'), reqId: z.string().max(64), token: z.string().regex(/^[0-9a-f]{32}$/),
   streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512),
-  purpose: z.enum(['session', 'pair', 'nearby']), nameplate: z.number().int().optional(), nat: NatHint,
+  purpose: z.enum(['session', 'pair', 'nearby']), nameplate: z.number().int().optional(), nat: NatHintSchema,
 });
-export const PunchAckSchema = z.object({ k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512), nat: NatHint });
+export const PunchAckSchema = z.object({
+  k: z.literal('punch-ack'), reqId: z.string(), streamId: z.number().int().min(1).max(0xffffffff), candidates: z.array(Addr).max(512), nat: NatHintSchema,
+  /** A sequential responder's public port facing each of the request's candidates, in their order. */
+  reserved: z.array(Addr).max(512).optional(),
+});
+const PunchGoSchema = z.object({ nat: NatHintSchema, candidates: z.array(Addr).max(512).optional(), spray: z.boolean().optional() });
 
-const hintOf = (nat: NatDiscovery | null) => (nat ? { mapping: nat.mapping, allocation: nat.allocation } : undefined);
-type Hint = { mapping: string; allocation: string } | undefined;
-const isRandom = (h: Hint | null) => !!h && h.mapping !== 'endpoint-independent' && h.mapping !== 'unknown' && h.allocation === 'random';
-const isEim = (h: Hint | null) => h?.mapping === 'endpoint-independent';
+type Hint = NonNullable<NatHint>;
+const hintOf = (nat: NatDiscovery | null): Hint | undefined => (nat ? { mapping: nat.mapping, allocation: nat.allocation, ...(nat.portDelta ? { portDelta: nat.portDelta } : {}) } : undefined);
+const isRandom = (h: NatHint) => !!h && h.mapping !== 'endpoint-independent' && h.mapping !== 'unknown' && h.allocation === 'random';
+const isEim = (h: NatHint) => h?.mapping === 'endpoint-independent';
 
-/** normal: both probe each other's candidates; hard/easy: birthday probing (birthday.ts). */
-export function punchMode(own: Hint, peer: Hint): 'normal' | 'hard' | 'easy' {
+export type PunchMode = 'normal' | 'hard' | 'easy' | 'spray' | 'passive';
+
+/**
+ * normal: both probe each other's candidates; hard/easy: birthday probing
+ * (birthday.ts); spray/passive: both sequential, A opens flows in spray order,
+ * B only answers (sequential.ts).
+ */
+export function punchMode(own: NatHint, peer: NatHint, role: 'requester' | 'responder' = 'requester'): PunchMode {
   if (isRandom(own) && isEim(peer)) return 'hard';
   if (isRandom(peer) && isEim(own)) return 'easy';
+  if (isSequential(own) && isSequential(peer)) return role === 'requester' ? 'spray' : 'passive';
   return 'normal';
 }
 
-async function runPunch(mode: 'normal' | 'hard' | 'easy', udp: UdpSocket, token: Buffer, peer: PunchAddress[], signal?: AbortSignal, heard?: Set<string>): Promise<{ socket: UdpSocket; remote: PunchAddress }> {
+async function runPunch(mode: PunchMode, udp: UdpSocket, token: Buffer, peer: PunchAddress[], signal?: AbortSignal, heard?: Set<string>): Promise<{ socket: UdpSocket; remote: PunchAddress }> {
   const publicPeer = peer.filter((c) => !isPrivateIp(c.host));
   if (mode === 'hard') {
     const r = await birthdayHardSide({ base: udp, token, peer: publicPeer.length ? publicPeer : peer, ...(signal ? { signal } : {}), ...(heard ? { heard } : {}) });
@@ -58,6 +82,7 @@ async function runPunch(mode: 'normal' | 'hard' | 'easy', udp: UdpSocket, token:
   const r = await punchUdp({
     socket: udp, token, candidates: [...peer, ...targets], ...(signal ? { signal } : {}), ...(heard ? { heard } : {}),
     ...(mode === 'easy' ? { burst: 48, intervalMs: 25, timeoutMs: 6000 } : {}),
+    ...(mode === 'passive' ? { passive: true } : {}),
   });
   return { socket: udp, remote: r.remote };
 }
@@ -67,6 +92,13 @@ export function newStreamId(): number {
 }
 
 const toPunch = (list: { ip: string; port: number }[]): PunchAddress[] => list.map((a) => ({ host: a.ip, port: a.port }));
+const toAddr = (list: PunchAddress[]): { ip: string; port: number }[] => list.map((a) => ({ ip: a.host, port: a.port }));
+const waitAtMost = (p: Promise<void>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+
+/** The rendezvous's IPv4 STUN server (sequential NATs measure their next port against it). */
+export function stunServerOf(servers: { ip: string; port: number }[] | undefined): HostPort | undefined {
+  return servers?.find((x) => !x.ip.includes(':'));
+}
 
 export const udpPunchTier: TierStrategy<DialContext, Link> = {
   tier: 'udp-punch',
@@ -81,36 +113,54 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
   async attempt(ctx, signal, report) {
     const udp = ctx.udp as UdpSocket;
     // Our public address comes from one STUN round trip at start; the NAT's behaviour
-    // (for port prediction and the double-random verdict) from discovery, if it is done soon.
-    const waitAtMost = (p: Promise<void>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+    // (how to punch, or the hopeless verdict) from discovery, if it is done soon.
     await waitAtMost(ctx.srflxReady, 1500);
-    await waitAtMost(ctx.natReady, 600);
+    // A NAT that changed our port may give a new port per destination: then how to
+    // punch (and what to offer) depends on discovery, so wait for it.
+    await waitAtMost(ctx.natReady, ctx.portPreserved() ? 600 : 2500);
     if (ctx.localNat()?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
+    const server = stunServerOf(ctx.rendezvous?.stunServers);
     const reqId = randomBytes(8).toString('hex');
     const token = randomBytes(16);
     const streamId = newStreamId();
+    let ownHint = hintOf(ctx.localNat());
+    // Behind a sequential NAT, offer our next ports, measured now (sequential.ts).
+    const own = ctx.udpCandidates();
+    const predicted = isSequential(ownHint) && server ? await predictNext({ udp, server, step: stepOf(ownHint) }).catch(() => []) : [];
     const started = performance.now();
     const reply = ctx.replies.wait(ctx.target.peerId, reqId, 4000, signal);
-    const body: Record<string, unknown> = { k: 'punch', reqId, token: token.toString('hex'), streamId, candidates: ctx.udpCandidates(), purpose: ctx.purpose };
-    const hint = hintOf(ctx.localNat());
-    if (hint) body.nat = hint;
+    const body: Record<string, unknown> = { k: 'punch', reqId, token: token.toString('hex'), streamId, candidates: [...own, ...toAddr(predicted)], purpose: ctx.purpose };
+    if (ownHint) body.nat = ownHint;
     if (ctx.nameplate !== undefined) body.nameplate = ctx.nameplate;
     ctx.rendezvous?.signal(ctx.target.peerId, body);
     const raw = await reply;
     if (raw.k === 'punch-fail') throw new EngineError(raw.code === 'DOUBLE_RANDOM' ? 'DOUBLE_RANDOM' : 'PUNCH_REFUSED', String(raw.reason ?? 'the other device cannot punch'));
     const ack = PunchAckSchema.safeParse(raw);
     if (!ack.success) throw new EngineError('PROTOCOL_ERROR', 'the other device answered the punch request with nonsense');
-    // Facing a random NAT, or when our own NAT does not keep ports, we must know what
-    // ours does before choosing how to punch.
+    const peerHint = ack.data.nat;
+    // Facing a per-destination NAT, or when our own NAT does not keep ports, we must
+    // know what ours does before choosing how to punch.
     const rtt = performance.now() - started;
-    if (!ctx.localNat() && (isRandom(ack.data.nat) || !ctx.portPreserved())) await waitAtMost(ctx.natReady, 2500);
-    if (isDoubleRandom(ctx.localNat(), ack.data.nat)) throw new EngineError('DOUBLE_RANDOM', DOUBLE_RANDOM);
-    const ownHint = hintOf(ctx.localNat());
-    ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId, ...(ownHint ? { nat: ownHint } : {}) });
-    await new Promise((r) => setTimeout(r, rtt / 2));
-    const candidates = toPunch(ack.data.candidates);
-    const mode = punchMode(ownHint, ack.data.nat);
-    ctx.log?.(`udp-punch to ${ctx.target.peerId.slice(0, 8)}: mode ${mode} (ours ${JSON.stringify(ownHint)}, theirs ${JSON.stringify(ack.data.nat)})`);
+    if (!ctx.localNat() && (isRandom(peerHint) || isSequential(peerHint) || !ctx.portPreserved())) await waitAtMost(ctx.natReady, 2500);
+    ownHint = hintOf(ctx.localNat());
+    if (isHopelessPair(ownHint, peerHint)) throw new EngineError('DOUBLE_RANDOM', hopelessReason(ownHint, peerHint));
+    let mode = punchMode(ownHint, peerHint);
+    let candidates = toPunch(ack.data.candidates);
+    let reserved: PunchAddress[] = [];
+    if (mode === 'spray' && !(ack.data.reserved && predicted.length)) mode = 'normal';
+    if (mode === 'spray' && ack.data.reserved) {
+      // B's ports facing our predictions first, in spray order; then its private addresses.
+      const facing = toPunch(ack.data.reserved.slice(own.length, own.length + predicted.length));
+      candidates = [...sprayTargets(facing), ...candidates.filter((c) => isPrivateIp(c.host))];
+    } else if (isSequential(ownHint) && server) {
+      // Our ports towards each of B's candidates, exactly, for B to aim at.
+      reserved = (await reserveTowards({ udp, token, targets: candidates, server, step: stepOf(ownHint) }).catch(() => ({ ports: [] }))).ports;
+    }
+    const spray = mode === 'spray';
+    ctx.rendezvous?.signal(ctx.target.peerId, { k: 'punch-go', reqId, ...(ownHint ? { nat: ownHint } : {}), ...(reserved.length ? { candidates: toAddr(reserved) } : {}), ...(spray ? { spray: true } : {}) });
+    // B starts on the go; so do we, half a round trip later (B only answers in spray mode).
+    if (mode !== 'spray') await new Promise((r) => setTimeout(r, rtt / 2));
+    ctx.log?.(`udp-punch to ${ctx.target.peerId.slice(0, 8)}: mode ${mode} (ours ${JSON.stringify(ownHint)}, theirs ${JSON.stringify(peerHint)})${reserved.length ? `, reserved ${reserved.map((c) => c.port).join(',')}` : ''}`);
     report(`${mode === 'normal' ? '' : `${mode}: `}${candidates.map((c) => formatHostPort(c.host, c.port)).join(', ') || 'no candidates'}`);
     if (!candidates.length) throw new EngineError('NO_CANDIDATES', 'the other device has no UDP address to punch to');
     const result = await runPunch(mode, udp, token, candidates, signal);
@@ -128,22 +178,40 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
 /**
  * B's side of a punch request: answer with our candidates and a stream waiting
  * for A, punch on `punch-go`, and hand the stream to `onStream` (the node runs the
- * responder handshake on it, as for an incoming TCP connection).
+ * responder handshake on it, as for an incoming TCP connection). Behind a
+ * sequential NAT we first reserve our ports towards A's candidates and answer
+ * with them (sequential.ts).
  */
-export function answerPunch(opts: {
+export async function answerPunch(opts: {
   udp: UdpSocket;
   request: z.infer<typeof PunchRequestSchema>;
   localCandidates: { ip: string; port: number }[];
-  localNat: NatDiscovery | null;
+  localNat: () => NatDiscovery | null;
+  /** Settles when NAT discovery has run. */
+  natReady?: Promise<void>;
+  /** The rendezvous's STUN server, for a sequential NAT's measurement. */
+  stunServer?: HostPort;
   sendSignal: (body: Record<string, unknown>) => void;
   waitGo: () => Promise<Record<string, unknown>>;
   onStream: (stream: UDXStream) => void;
   log: (line: string) => void;
-}): void {
+}): Promise<void> {
   const { udp, request } = opts;
-  if (isDoubleRandom(request.nat, opts.localNat)) {
-    opts.sendSignal({ k: 'punch-fail', reqId: request.reqId, code: 'DOUBLE_RANDOM', reason: DOUBLE_RANDOM });
+  if (!opts.localNat() && opts.natReady) await waitAtMost(opts.natReady, 1000);
+  const hint = hintOf(opts.localNat());
+  if (isHopelessPair(request.nat, hint)) {
+    opts.sendSignal({ k: 'punch-fail', reqId: request.reqId, code: 'DOUBLE_RANDOM', reason: hopelessReason(hint, request.nat) });
     return;
+  }
+  const token = Buffer.from(request.token, 'hex');
+  const theirs = toPunch(request.candidates);
+  let reserved: PunchAddress[] = [];
+  if (isSequential(hint) && opts.stunServer) {
+    try {
+      reserved = (await reserveTowards({ udp, token, targets: theirs, server: opts.stunServer, step: stepOf(hint) })).ports;
+    } catch (err) {
+      opts.log(`punch ${request.reqId}: could not reserve ports: ${(err as Error).message}`);
+    }
   }
   const heard = new Set<string>();
   const streamId = newStreamId();
@@ -158,15 +226,22 @@ export function answerPunch(opts: {
   });
   stream.on('error', () => {});
   opts.onStream(stream);
-  const hint = hintOf(opts.localNat);
-  opts.sendSignal({ k: 'punch-ack', reqId: request.reqId, streamId, candidates: opts.localCandidates, ...(hint ? { nat: hint } : {}) });
-  const token = Buffer.from(request.token, 'hex');
+  const privateOwn = opts.localCandidates.filter((c) => isPrivateIp(c.ip));
+  const candidates = reserved.length ? [...privateOwn, ...dedupe(toAddr(reserved))] : opts.localCandidates;
+  opts.sendSignal({
+    k: 'punch-ack', reqId: request.reqId, streamId, candidates: candidates.slice(0, 512), ...(hint ? { nat: hint } : {}),
+    ...(reserved.length ? { reserved: toAddr(reserved) } : {}),
+  });
   opts.waitGo().then(
     async (go) => {
-      const peerHint = NatHint.safeParse(go.nat);
-      const mode = punchMode(hint, (peerHint.success ? peerHint.data : undefined) ?? request.nat);
-      opts.log(`udp-punch from request ${request.reqId}: mode ${mode} (ours ${JSON.stringify(hint)}, theirs ${JSON.stringify(peerHint.success ? peerHint.data : request.nat)})`);
-      const result = await runPunch(mode, udp, token, toPunch(request.candidates), undefined, heard);
+      const g = PunchGoSchema.safeParse(go);
+      const peerHint = (g.success ? g.data.nat : undefined) ?? request.nat;
+      // We only answer when A sprays (both sequential); otherwise we probe too.
+      const mode = g.success && g.data.spray ? 'passive' : punchMode(hint, peerHint, 'responder') === 'passive' ? 'normal' : punchMode(hint, peerHint, 'responder');
+      // Same targets in the same order as the reservation, so the same flows; then A's exact ports.
+      const targets = [...theirs, ...toPunch(g.success ? g.data.candidates ?? [] : [])];
+      opts.log(`udp-punch from request ${request.reqId}: mode ${mode} (ours ${JSON.stringify(hint)}, theirs ${JSON.stringify(peerHint)})`);
+      const result = await runPunch(mode, udp, token, targets, undefined, heard);
       if (result.socket !== udp) stream.once('close', () => void result.socket.close());
     },
     () => { throw new EngineError('PUNCH_TIMEOUT', 'no go signal'); },
@@ -174,5 +249,15 @@ export function answerPunch(opts: {
     opts.log(`punch for ${request.reqId} failed: ${err.message}`);
     // A may still have connected on a path we heard; the handshake timeout ends it otherwise.
     if (heard.size === 0) stream.destroy();
+  });
+}
+
+function dedupe(list: { ip: string; port: number }[]): { ip: string; port: number }[] {
+  const seen = new Set<string>();
+  return list.filter((a) => {
+    const k = formatHostPort(a.ip, a.port);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
   });
 }

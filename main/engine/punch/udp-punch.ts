@@ -36,6 +36,8 @@ export interface PunchOptions {
   signal?: AbortSignal;
   /** Shared set of addresses the peer was heard from. */
   heard?: Set<string>;
+  /** Send nothing, only answer probes (the other side opens the flows; sequential.ts). */
+  passive?: boolean;
 }
 
 export interface PunchResult {
@@ -79,10 +81,10 @@ export function punchUdp(opts: PunchOptions): Promise<PunchResult> {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const primeTtl = opts.primeTtl ?? 4;
-    for (const c of candidates) void socket.send(probe, c.port, c.host, primeTtl);
+    if (!opts.passive) for (const c of candidates) void socket.send(probe, c.port, c.host, primeTtl);
 
     const tick = () => {
-      if (done || candidates.length === 0) return;
+      if (done || candidates.length === 0 || opts.passive) return;
       // Round-robin through the candidates, `burst` at a time.
       const n = Math.min(burst, candidates.length);
       for (let i = 0; i < n; i++) {
