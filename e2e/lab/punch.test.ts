@@ -88,6 +88,15 @@ describe('hole punching and relays across the lab', { skip: skip ?? false }, () 
     assert.equal(res.tier, 'tcp-punch');
   });
 
+  test('UDP blocked ↔ symmetric-sequential: tcp-punch to the predicted ports, both directions', async () => {
+    const [l, r] = up();
+    for (const [from, to] of [['u1', 'c1'], ['c1', 'u1']] as const) {
+      const res = await transfer(l, { from, to, rendezvous: r.url, bytes: 1 << 20, timeoutMs: 60_000 });
+      assert.equal(res.reason, undefined, `${from}→${to}`);
+      assert.equal(res.tier, 'tcp-punch', `${from}→${to}`);
+    }
+  });
+
   test('symmetric ↔ symmetric: fails with the double-random verdict, and connects through the server relay', async () => {
     const [l, r, relay] = up();
     const failed = await transfer(l, { from: 's1', to: 't1', rendezvous: r.url, bytes: 1 << 20, timeoutMs: 60_000 });

@@ -152,7 +152,7 @@ export class SignalResponder {
     if (!this.allowed(from, req.purpose, req.nameplate)) return void fail('this device is not paired with you');
     if (h.knobs.disabledTiers.has('tcp-punch')) return void fail('TCP punching is off on the other device');
     answerTcpPunch({
-      rendezvousUrl: rendezvous.url, request: req, hostAddresses: h.hostAddresses(),
+      rendezvousUrl: rendezvous.url, request: req, hostAddresses: h.hostAddresses(), nat: h.nat(),
       sendSignal: (b) => this.signal(from.peerId, b),
       waitGo: () => this.waitGo(`${from.peerId}/${req.reqId}`),
       onSocket: (socket) => this.accept(socket, from, `TCP-punched connection ${socket.remoteAddress}:${socket.remotePort}`),

@@ -73,3 +73,13 @@ test('the spray meets a reservation for every number of flows opened in between,
   assert.equal(sprayTargets([]).length, 0);
   assert.equal(sprayTargets(Array.from({ length: SEQ_PREDICTIONS }, (_, i) => ({ host: 'b', port: i + 1 }))).length, SPRAY_FLOWS);
 });
+
+test('tcp-punch candidates: the observed mapping, or behind a sequential NAT the ports after it', async () => {
+  const { mappingCandidates, TCP_PREDICTIONS } = await import('./tcp-punch-tier.js');
+  const m = { localPort: 40000, observed: { ip: '80.16.0.2', port: 20100 }, release: () => undefined };
+  assert.deepEqual(mappingCandidates(m, ['192.168.0.101'], eim), [{ ip: '80.16.0.2', port: 20100 }, { ip: '192.168.0.101', port: 40000 }]);
+  const s = mappingCandidates(m, ['192.168.0.101'], { ...seq, portDelta: 2 });
+  assert.equal(s.length, TCP_PREDICTIONS + 1);
+  assert.deepEqual(s.slice(0, 3), [{ ip: '80.16.0.2', port: 20102 }, { ip: '80.16.0.2', port: 20104 }, { ip: '80.16.0.2', port: 20106 }]);
+  assert.deepEqual(s.at(-1), { ip: '192.168.0.101', port: 40000 });
+});

@@ -6,8 +6,9 @@
  * repeatedly connect from P to the other's mapping. When the two SYNs cross, each
  * NAT already holds the outbound entry the other's SYN matches, and the kernel
  * completes a simultaneous open: one TCP connection, seen from both ends.
- * Works through NATs with endpoint-independent mapping (cone, port-restricted);
- * not through symmetric ones, whose mapping for the peer differs.
+ * Works through NATs with endpoint-independent mapping (cone, port-restricted),
+ * and through a sequential one facing those (it offers its next ports;
+ * tcp-punch-tier.ts); not through a random one, whose port for the peer is unknowable.
  */
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
