@@ -12,7 +12,7 @@ const relay = process.argv.includes('--relay');
 const lab = await Lab.up({ sites: [{ name: 'a', ...parseBehaviour(a) }, { name: 'b', ...parseBehaviour(b) }], reflector: false, latencyMs: 25 });
 try {
   const rv = await startRendezvous(lab, relay ? { relay: true } : {});
-  const r = await transfer(lab, { from: 'a1', to: 'b1', rendezvous: rv.url, bytes: 1 << 20, timeoutMs: 45_000, env: { POSTERN_DEBUG: '1' } });
+  const r = await transfer(lab, { from: 'a1', to: 'b1', rendezvous: rv.url, bytes: 1 << 20, timeoutMs: 45_000, env: { POSTERN_DEBUG: '1', ...(process.env.POSTERN_USE_DIST ? { POSTERN_USE_DIST: '1' } : {}) } });
   console.log('--- send stderr\n' + r.send.stderr + '\n--- receive stderr\n' + r.receive.stderr);
   console.log(JSON.stringify({ tier: r.tier, connectMs: r.connectMs, reason: r.reason }));
   rv.stop();

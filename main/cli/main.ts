@@ -73,7 +73,7 @@ function nodeOptions(v: CommonValues, extra: Partial<NodeOptions> = {}): NodeOpt
     knobs: { disabledTiers: new Set(disabled as ConnectedTier[]) },
     ...(v['peer-relay'] ? { peerRelay: true } : {}),
     ...(v.turn ? { turn: { server: parseTurnServer(v.turn), credentials: { username: v['turn-user'] ?? process.env.POSTERN_TURN_USER ?? '', password: v['turn-pass'] ?? process.env.POSTERN_TURN_PASSWORD ?? '' } } } : {}),
-    ...(process.env.POSTERN_DEBUG ? { log: (line: string) => process.stderr.write(`[postern] ${line}\n`) } : {}),
+    ...(process.env.POSTERN_DEBUG ? { log: (line: string) => process.stderr.write(`[postern +${Math.round(performance.now())}ms] ${line}\n`) } : {}),
     ...extra,
   };
 }

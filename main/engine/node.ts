@@ -126,6 +126,8 @@ export class PosternNode extends Emitter<NodeEvents> {
   natReady: Promise<void> = Promise.resolve();
   /** Settles when one STUN answer told us our public UDP address (one round trip). */
   srflxReady: Promise<void> = Promise.resolve();
+  /** Settles when port mapping has a result (or gave up waiting, 2.5 s). */
+  private mappingReady: Promise<void> = Promise.resolve();
   private sessions = new Map<string, Session>();
   private connecting = new Map<string, Promise<Session>>();
   private connections = new Map<string, ConnectionInfo>();
@@ -207,8 +209,14 @@ export class PosternNode extends Emitter<NodeEvents> {
     this.rendezvous.on('presence', ({ peer, online }) => this.onPresence(peer, online));
     this.rendezvous.on('signal', ({ from, body }) => this.responder.onSignal(from, body));
     this.rendezvous.on('relay-offer', ({ from, circuit, token }) => this.responder.onRelayOffer(from, circuit, token));
+    const t0 = performance.now();
     await this.rendezvous.start();
-    await settleWithin(mapping, 2500);
+    this.log(`rendezvous registered in ${Math.round(performance.now() - t0)} ms`);
+    // Port mapping goes on in the background (a mapping is advertised when it comes);
+    // only a dial-back request waits for it (reverseTier), as the peer dials what we advertise.
+    this.mappingReady = settleWithin(mapping, 2500).then(() => {
+      this.log(`port mapping settled (${this.portMapper?.state.mappings.length ?? 0} mappings) ${Math.round(performance.now() - t0)} ms after connecting`);
+    });
     this.srflxReady = this.quickBinding();
     this.natReady = this.discoverNat();
     if (this.opts.discovery !== false) await this.startDiscovery(url);
@@ -334,7 +342,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
-      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady, ownMappingReady: this.mappingReady,
       log: this.log,
       turn: this.opts.turn ?? null,
       ...(purpose === 'session' ? { onExtraLink: (link: Link) => this.adopt(link) } : {}),
@@ -432,20 +440,23 @@ export class PosternNode extends Emitter<NodeEvents> {
     const open = this.invite;
     if (!open) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
     let claimed: PendingInvite | undefined;
+    const t0 = performance.now();
+    this.log(`pairing (owner): ${link.tier} link up, waiting for the PAKE`);
     try {
-      await pairAsCodeOwner(link, this.peerId, () => {
+      await pairAsCodeOwner(link, this.peerId, open.password, () => {
+        this.log(`pairing (owner): first PAKE message after ${Math.round(performance.now() - t0)} ms`);
         // Single use: the first PAKE attempt, right or wrong, closes the invite.
-        if (!this.invite) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
-        claimed = this.invite;
+        if (this.invite !== open) throw new EngineError('INVITE_NOT_FOUND', 'This invite is no longer open.');
+        claimed = open;
         this.invite = undefined;
         this.rendezvous?.closeInvite(claimed.nameplate);
-        return claimed.password;
       });
     } catch (err) {
       claimed?.reject(err as Error);
       throw err;
     }
     const invite = claimed as PendingInvite;
+    this.log(`pairing (owner): PAKE done ${Math.round(performance.now() - t0)} ms after the link`);
     await this.contacts.add({ peerId: link.peerId, name: link.remoteName, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
     this.rendezvous?.watch(this.contacts.list().map((c) => c.peerId));
     return { event: { peerId: link.peerId, name: link.remoteName, tier: link.tier, by: 'code' }, invite };
@@ -708,6 +719,7 @@ export class PosternNode extends Emitter<NodeEvents> {
         const info = this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
+        this.log(`ladder: ${attempt.tier} ${attempt.state}${attempt.reason ? ` (${attempt.reason.slice(0, 120)})` : ''}`);
         if (info) this.emit('connection', this.connections.get(peerId) as ConnectionInfo);
       }, undefined, {
         // Started on a relay: a direct tier that connects later takes over.
@@ -779,11 +791,14 @@ export class PosternNode extends Emitter<NodeEvents> {
     const target = await this.rendezvous.resolveInvite(parsed.nameplate);
     if (target.peerId === this.peerId) throw new EngineError('OWN_CODE', 'That is this device\'s own invite code. Enter it on the other device.');
     {
+      const t0 = performance.now();
       const link = await this.climb(target, 'pair', parsed.nameplate);
+      this.log(`pairing: ${link.tier} link up in ${Math.round(performance.now() - t0)} ms`);
       await pairAsCodeEnterer(link, this.peerId, codePassword(parsed)).catch((err) => {
         link.channel.close();
         throw err;
       });
+      this.log(`pairing: PAKE done ${Math.round(performance.now() - t0)} ms after resolving the code`);
       await this.contacts.add({ peerId: target.peerId, name: link.remoteName || target.name, pairedAt: Date.now(), lastSeenAt: Date.now(), lastTier: link.tier, pairedBy: 'code' });
       this.peerInfo.set(target.peerId, target);
       this.online.add(target.peerId);

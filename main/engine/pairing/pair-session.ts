@@ -43,13 +43,16 @@ export async function pairAsCodeEnterer(link: Link, ownPeerId: string, password:
 /**
  * `claim` is called when the code enterer's first PAKE message arrives: only then
  * is this an attempt at the code (the invite is single use). A link that never
- * starts the exchange (the other side picked another path) uses up nothing.
+ * starts the exchange (the other side picked another path) uses up nothing. The
+ * scrypt of `password` starts at once, so it runs while A computes its own.
  */
-export async function pairAsCodeOwner(link: Link, ownPeerId: string, claim: () => string): Promise<void> {
+export async function pairAsCodeOwner(link: Link, ownPeerId: string, password: string, claim: () => void): Promise<void> {
   const hh = link.channel.handshakeHash;
+  const scalar = passwordToScalar(password, hh);
+  scalar.catch(() => undefined);
   const first = await link.router.next(SESSION_FRAME.PAKE_A, STEP_TIMEOUT_MS);
-  const password = claim();
-  const w = await passwordToScalar(password, hh);
+  claim();
+  const w = await scalar;
   const session = startSpake2({ role: 'B', w, idA: link.peerId, idB: ownPeerId, aad: hh });
   let result;
   try {

@@ -116,8 +116,9 @@ export const udpPunchTier: TierStrategy<DialContext, Link> = {
     // (how to punch, or the hopeless verdict) from discovery, if it is done soon.
     await waitAtMost(ctx.srflxReady, 1500);
     // A NAT that changed our port may give a new port per destination: then how to
-    // punch (and what to offer) depends on discovery, so wait for it.
-    await waitAtMost(ctx.natReady, ctx.portPreserved() ? 600 : 2500);
+    // punch (and what to offer) depends on discovery, so wait for it. One that kept
+    // it maps endpoint-independently as far as we can tell: go at once.
+    if (!ctx.portPreserved()) await waitAtMost(ctx.natReady, 2500);
     if (ctx.localNat()?.udp === 'blocked') throw new EngineError('UDP_BLOCKED', 'UDP does not get out of this network (no STUN answer)');
     const server = stunServerOf(ctx.rendezvous?.stunServers);
     const reqId = randomBytes(8).toString('hex');
