@@ -23,7 +23,11 @@ export interface FramedChannel {
   write(frame: Uint8Array): boolean;
   /** Resolves when the write buffer has drained (or the channel closed). */
   drained(): Promise<void>;
-  /** Subscribe to incoming frames; returns an unsubscribe function. */
+  /**
+   * Subscribe to incoming frames; returns an unsubscribe function. Frames that
+   * arrived before the first subscriber are handed to it at once, before this
+   * returns: be ready for them before subscribing.
+   */
   onFrame(handler: (frame: Uint8Array) => void): () => void;
   /** Subscribe to close; `err` is set when it closed abnormally. */
   onClose(handler: (err?: Error) => void): () => void;

@@ -5,7 +5,10 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { TransferProgressPayload } from '../../../shared/domain/transfer.js';
 import { FrameType } from '../../wire/transfer-frames.js';
-import { PEER_A, PEER_B, listPartials, makeDuo, sha256File, treeOf, waitState, writeRandomFile } from './test-util.js';
+import { FrameRouter } from '../channel/frame-router.js';
+import { createChannelPair as channelPair } from './test-channel-pair.js';
+import { TransferManager as Manager } from './transfer-manager.js';
+import { PEER_A, PEER_B, listPartials, makeDuo, sha256File, tempDir, treeOf, waitState, writeRandomFile } from './test-util.js';
 
 test('folder: nested dirs, empty file, empty folder, 2,000 small files', async (t) => {
   const duo = await makeDuo();
@@ -228,4 +231,32 @@ test('transfers to two peers over two channels at once', async (t) => {
   // Dropping C's channel does not disturb B.
   pair.sever();
   assert.equal(duo.a.get(toB.id)?.state, 'completed');
+});
+
+test('an offer that arrives before the receiver attaches (queued by its FrameRouter) is taken, not dropped', async (t) => {
+  // The receiver that typed the code is still saving the contact when the sender's
+  // OFFER arrives: the FrameRouter queues it and hands it over when the transfer
+  // manager subscribes. It once dropped it there (the channel was not yet its own)
+  // and the transfer waited for a re-offer. Nothing re-offers here.
+  const root = await tempDir();
+  const downloads = path.join(root, 'downloads');
+  const a = new Manager({ dataDir: path.join(root, 'data-a'), downloadDir: path.join(root, 'dl-a') });
+  const b = new Manager({ dataDir: path.join(root, 'data-b'), downloadDir: downloads, autoAccept: () => true });
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+  const pair = channelPair();
+  const routerB = new FrameRouter(pair.b); // as receiveGreeting makes it, before any session
+  a.attachChannel(PEER_B, pair.a);
+  await fsp.writeFile(path.join(root, 'early.txt'), 'early');
+  const sent = await a.send(PEER_B, [path.join(root, 'early.txt')]);
+  while (routerB.bytesIn === 0) await new Promise((r) => setImmediate(r));
+  const offers: string[] = [];
+  b.on('offer', (o) => offers.push(o.transfer.id));
+  b.attachChannel(PEER_A, routerB.transferView());
+  assert.deepEqual(offers, [sent.id]);
+  await waitState(b, sent.id, 'completed', 5000);
+  assert.equal(await fsp.readFile(path.join(downloads, 'early.txt'), 'utf8'), 'early');
 });

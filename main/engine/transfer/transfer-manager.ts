@@ -145,19 +145,34 @@ export class TransferManager {
     const prev = this.channels.get(peerId);
     if (prev?.channel === channel) return;
     if (prev) this.detachChannel(peerId);
-    const offFrame = channel.onFrame((frame) => {
-      if (isTransferFrame(frame)) this.onFrame(peerId, channel, frame);
-    });
-    const offClose = channel.onClose(() => {
-      if (this.channels.get(peerId)?.channel === channel) this.detachChannel(peerId);
-    });
-    this.channels.set(peerId, {
+    // The channel is ours before we subscribe: subscribing hands over at once the
+    // frames that arrived before this attach (the FrameRouter queues them while the
+    // receiver is still pairing, say), and onFrame drops frames of a channel that is
+    // not the peer's current one. The other order lost a first OFFER about 1 run in 10.
+    let subscribed = true;
+    let offFrame = (): void => undefined;
+    let offClose = (): void => undefined;
+    const attached: Attached = {
       channel,
       unsubscribe: () => {
+        subscribed = false;
         offFrame();
         offClose();
       },
+    };
+    this.channels.set(peerId, attached);
+    offClose = channel.onClose(() => {
+      if (this.channels.get(peerId)?.channel === channel) this.detachChannel(peerId);
     });
+    offFrame = channel.onFrame((frame) => {
+      if (isTransferFrame(frame)) this.onFrame(peerId, channel, frame);
+    });
+    // A queued frame may have ended this attachment while we subscribed.
+    if (!subscribed) {
+      offFrame();
+      offClose();
+      return;
+    }
     void this.loaded.then(() => {
       if (this.channels.get(peerId)?.channel !== channel || channel.closed) return;
       for (const t of this.outgoing.values()) {
