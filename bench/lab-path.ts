@@ -70,10 +70,21 @@ async function shapedPath(rate: number, lossPct: number, bytes: number, rows: Be
 }
 
 async function connectTimes(runs: number, rows: BenchReport['rows'], data: Record<string, unknown>): Promise<void> {
-  const lab = await Lab.up({ sites: [{ name: 'p', nat: 'public' }, { name: 'f', nat: 'full-cone' }, { name: 'a', nat: 'port-restricted' }, { name: 'b', nat: 'port-restricted' }], reflector: false, latencyMs: 25 });
+  const lab = await Lab.up({
+    sites: [
+      { name: 'p', nat: 'public' }, { name: 'f', nat: 'full-cone' }, { name: 'a', nat: 'port-restricted' }, { name: 'b', nat: 'port-restricted' },
+      { name: 'q', nat: 'symmetric-sequential' }, { name: 'r', nat: 'symmetric-sequential' }, { name: 's', nat: 'symmetric' }, { name: 'c', nat: 'port-restricted', cgnat: true },
+    ],
+    reflector: false, latencyMs: 25,
+  });
   const rv = await startRendezvous(lab);
   try {
-    for (const [from, to, name] of [['p1', 'a1', 'public → port-restricted'], ['a1', 'p1', 'port-restricted → public'], ['f1', 'a1', 'full-cone → port-restricted'], ['a1', 'b1', 'port-restricted ↔ port-restricted']] as const) {
+    const cells = [
+      ['p1', 'a1', 'public → port-restricted'], ['a1', 'p1', 'port-restricted → public'], ['f1', 'a1', 'full-cone → port-restricted'],
+      ['a1', 'b1', 'port-restricted ↔ port-restricted'], ['c1', 'a1', 'port-restricted+cgnat → port-restricted'],
+      ['s1', 'a1', 'symmetric → port-restricted'], ['q1', 'a1', 'symmetric-sequential → port-restricted'], ['q1', 'r1', 'symmetric-sequential ↔ symmetric-sequential'],
+    ] as const;
+    for (const [from, to, name] of cells) {
       const ms: number[] = [];
       const tiers = new Set<string>();
       for (let i = 0; i < runs; i++) {

@@ -5,6 +5,8 @@
  *   selftest [--site NAME=BEHAVIOUR]…   build, prove every behaviour (selftest.ts), tear down; exit 1 on a failed check
  *   matrix   [--behaviours B,B,…] [--size MIB] [--timeout S] [--latency MS] [--rate MBIT] [--loss PCT] [--fake] [--relay]
  *            postern send/receive between every pair of behaviours; results in .lab-results/
+ *   repeat   --pair SENDER,RECEIVER [--runs N] [--size MIB] [--timeout S] [--latency MS] [--relay]
+ *            the same transfer N times from cold NATs: first-attempt success rate, tiers, median connect
  *   status   list labs on this machine (live or stale)
  *   down     [--all]   remove stale labs (owner gone); --all also live ones
  * BEHAVIOUR is "nat[+modifier…]" (spec.ts), e.g. symmetric+cgnat, port-restricted+upnp+natpmp.
@@ -13,18 +15,21 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Lab, labUnavailable } from './lab.js';
 import { DEFAULT_BEHAVIOURS, runMatrix } from './matrix.js';
+import { runRepeat } from './repeat.js';
 import { nsPids } from './netns.js';
 import { SELFTEST_SITES, selfTestInternet, selfTestSite, type Check } from './selftest.js';
 import { formatBehaviour, parseBehaviour, type SiteSpec } from './spec.js';
 import { listLabs, removeLab, removeStale } from './state.js';
 
-const USAGE = `usage: lab up|selftest|matrix|status|down [options]  (see e2e/lab/cli.ts, docs/lab.md)`;
+const USAGE = `usage: lab up|selftest|matrix|repeat|status|down [options]  (see e2e/lab/cli.ts, docs/lab.md)`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     site: { type: 'string', multiple: true },
     behaviours: { type: 'string' },
+    pair: { type: 'string' },
+    runs: { type: 'string' },
     latency: { type: 'string' },
     rate: { type: 'string' },
     loss: { type: 'string' },
@@ -145,6 +150,24 @@ async function main(): Promise<number> {
     console.log(markdown);
     log(`wrote ${jsonPath}\nwrote ${mdPath}`);
     return 0;
+  }
+  if (cmd === 'repeat') {
+    const [sender, receiver] = (values.pair ?? '').split(',');
+    if (!sender || !receiver) { console.error('repeat wants --pair SENDER,RECEIVER'); return 2; }
+    const size = num(values.size);
+    const timeout = num(values.timeout);
+    const { markdown, jsonPath, report } = await runRepeat({
+      sender, receiver, runs: num(values.runs) ?? 30,
+      ...(size !== undefined ? { bytes: Math.round(size * (1 << 20)) } : {}),
+      ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
+      ...(values.out ? { outDir: values.out } : {}),
+      ...(values.relay ? { relay: true } : {}),
+      ...shape,
+      log,
+    });
+    console.log(markdown);
+    log(`wrote ${jsonPath}`);
+    return report.summary.ok === report.summary.runs ? 0 : 1;
   }
   console.error(USAGE);
   return 2;

@@ -582,8 +582,9 @@ export class PosternNode extends Emitter<NodeEvents> {
   /**
    * An offer that got no answer is offered again on the link in use (after 3, 6,
    * 12 and 24 s, so a receiver re-checking a large partial is not restarted often): after a move to a new link the re-offer may have gone down a link the
-   * other side dropped, and a first offer has been seen to go unanswered about one
-   * run in ten (cause not found yet; see the closing notes). The receiver treats a
+   * other side dropped. (A first offer once went unanswered about one run in ten:
+   * the transfer manager subscribed to a channel before registering it and dropped
+   * frames queued before the attach; fixed in attachChannel, first-offer.test.ts.) The receiver treats a
    * repeated offer of the same transfer as a resume, or asks its user again.
    */
   private nudgeResumes(peerId: string, tries = 4, delayMs = 3000): void {
