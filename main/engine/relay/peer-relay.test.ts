@@ -3,16 +3,36 @@
  * can reach Carol but (forced by a debug knob) not each other, and the server
  * relay is off. They pair through Carol and a file moves through her intact;
  * Carol carries only 0x40 frames (ciphertext of Alice and Bob's own channel).
+ * A 200 MiB transfer through Carol moves to lan when a direct path opens.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PosternNode } from '../node.js';
 import { startRendezvous } from '../../rendezvous/server.js';
 import { tempDir } from '../test/harness.js';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
+
+async function randomFile(path: string, bytes: number): Promise<string> {
+  const fh = await open(path, 'w');
+  const hash = createHash('sha256');
+  for (let done = 0; done < bytes; done += 8 << 20) {
+    const buf = randomBytes(Math.min(8 << 20, bytes - done));
+    hash.update(buf);
+    await fh.write(buf);
+  }
+  await fh.close();
+  return hash.digest('hex');
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** Carol relays; Alice and Bob are each paired with her and reach each other only through relays. */
 async function threeDevices(knobs: Partial<ConstructorParameters<typeof PosternNode>[0]['knobs']> = {}) {
@@ -65,20 +85,24 @@ test('two devices that cannot reach each other pair and transfer through their o
   }
 });
 
-test('a transfer through a peer relay moves to a direct path the moment one opens', async () => {
+test('a 200 MiB transfer through a peer relay moves to a direct path the moment one opens, with the hash intact', async () => {
   const { dir, alice, bob, close } = await threeDevices({ upgradeIntervalMs: 300 });
   try {
     const invite = await alice.createInvite();
     await Promise.all([bob.pairWithCode(invite.code), invite.paired]);
     const file = join(dir.path, 'movie.bin');
-    const payload = randomBytes(96 * 1024 * 1024);
-    await writeFile(file, payload);
-    const done = new Promise<TransferInfo>((resolve) => bob.transfers.on('transfer', (t) => { if (t.state === 'completed') resolve(t); }));
+    const sha = await randomFile(file, 200 * 1024 * 1024);
+    const tiers: string[] = [];
+    alice.on('connection', (c) => { if (c.tier && tiers.at(-1) !== c.tier) tiers.push(c.tier); });
+    const done = new Promise<TransferInfo>((resolve, reject) => bob.transfers.on('transfer', (t) => {
+      if (t.state === 'completed') resolve(t);
+      if (t.state === 'failed') reject(new Error(`transfer failed: ${t.error?.message}`));
+    }));
     if (process.env.DBG) {
       bob.transfers.on('transfer', (t) => console.error('bob transfer', t.id.slice(0, 6), t.state, t.bytesDone, t.error?.message));
       alice.transfers.on('transfer', (t) => console.error('alice transfer', t.id.slice(0, 6), t.state, t.bytesDone, t.error?.message));
     }
-    const started = new Promise<void>((resolve) => bob.transfers.on('progress', (p) => { if (p.bytesDone > 8 * 1024 * 1024) resolve(); }));
+    const started = new Promise<void>((resolve) => bob.transfers.on('progress', (p) => { if (p.bytesDone > 20 * 1024 * 1024) resolve(); }));
     await alice.sendFiles(bob.peerId, [file]);
     await started;
     assert.equal(alice.session(bob.peerId)?.tier, 'peer-relay');
@@ -87,8 +111,10 @@ test('a transfer through a peer relay moves to a direct path the moment one open
     bob.knobs.relayOnlyPeers = new Set();
     const t = await done;
     assert.equal(alice.session(bob.peerId)?.tier, 'lan');
-    const saved = await readFile(join(dir.path, 'bob', 'downloads', t.files[0]?.savedPath ?? 'movie.bin'));
-    assert.equal(createHash('sha256').update(saved).digest('hex'), createHash('sha256').update(payload).digest('hex'));
+    const relayAt = tiers.indexOf('peer-relay');
+    assert.ok(relayAt >= 0 && tiers.indexOf('lan', relayAt) > relayAt, `tiers seen: ${tiers.join(' → ')}`);
+    assert.equal(t.files[0]?.sha256, sha);
+    assert.equal(await sha256File(join(dir.path, 'bob', 'downloads', t.files[0]?.savedPath ?? 'movie.bin')), sha);
   } finally {
     await close();
   }
