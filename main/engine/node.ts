@@ -565,12 +565,10 @@ export class PosternNode extends Emitter<NodeEvents> {
       const target = this.targetInfo(peerId);
       try {
         if (!target) throw new Error('no address known');
-        const link = await this.climb(target, 'session', undefined, { noRelay: true });
+        const link = await this.climb(target, 'session', undefined, { noRelay: true, upgrade: true });
         this.adopt(link);
       } catch {
         // Still relayed: the session goes on; try again later.
-        const current = this.session(peerId);
-        if (current) this.setConnection(peerId, { state: 'connected', tier: current.tier, error: null });
         this.scheduleUpgrade(peerId);
       }
     }, delayMs);
@@ -712,12 +710,18 @@ export class PosternNode extends Emitter<NodeEvents> {
     return [...direct, ...(noRelay ? [] : relays)];
   }
 
-  private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean }): Promise<Link> {
+  /**
+   * Run the ladder towards `target`. With `upgrade` (a relayed session looking for a
+   * direct path) the connection's state stays as it is: the session goes on meanwhile,
+   * and only the attempt events tell of the try.
+   */
+  private async climb(target: PeerInfo, purpose: DialContext['purpose'], nameplate?: number, opts?: { noRelay?: boolean; upgrade?: boolean }): Promise<Link> {
     const peerId = target.peerId;
-    this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
+    const upgrade = opts?.upgrade === true;
+    if (!upgrade) this.setConnection(peerId, { state: 'connecting', attempts: [], error: null, tier: null });
     try {
       const result = await runLadder(this.dialContext(target, purpose, nameplate), withMappedTiers(this.tiers(opts?.noRelay, target.peerId), target), (attempt) => {
-        const info = this.connections.get(peerId);
+        const info = upgrade ? undefined : this.connections.get(peerId);
         if (info) this.connections.set(peerId, { ...info, attempts: [...info.attempts, attempt] });
         this.emit('attempt', { ...attempt, peerId });
         this.log(`ladder: ${attempt.tier} ${attempt.state}${attempt.reason ? ` (${attempt.reason.slice(0, 120)})` : ''}`);
@@ -729,7 +733,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       });
       return result.link;
     } catch (err) {
-      this.setConnection(peerId, { state: 'failed', tier: 'failed', error: toErrorData(err) });
+      if (!upgrade) this.setConnection(peerId, { state: 'failed', tier: 'failed', error: toErrorData(err) });
       throw err;
     }
   }
