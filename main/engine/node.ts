@@ -126,8 +126,6 @@ export class PosternNode extends Emitter<NodeEvents> {
   natReady: Promise<void> = Promise.resolve();
   /** Settles when one STUN answer told us our public UDP address (one round trip). */
   srflxReady: Promise<void> = Promise.resolve();
-  /** Settles when port mapping has a result (or gave up waiting, 2.5 s). */
-  private mappingReady: Promise<void> = Promise.resolve();
   private sessions = new Map<string, Session>();
   private connecting = new Map<string, Promise<Session>>();
   private connections = new Map<string, ConnectionInfo>();
@@ -212,9 +210,10 @@ export class PosternNode extends Emitter<NodeEvents> {
     const t0 = performance.now();
     await this.rendezvous.start();
     this.log(`rendezvous registered in ${Math.round(performance.now() - t0)} ms`);
-    // Port mapping goes on in the background (a mapping is advertised when it comes);
-    // only a dial-back request waits for it (reverseTier), as the peer dials what we advertise.
-    this.mappingReady = settleWithin(mapping, 2500).then(() => {
+    // Port mapping goes on in the background: a mapping is advertised when it comes
+    // (a gateway on the LAN answers within milliseconds; waiting for one that never
+    // answers held up every connection by a second or more).
+    void settleWithin(mapping, 2500).then(() => {
       this.log(`port mapping settled (${this.portMapper?.state.mappings.length ?? 0} mappings) ${Math.round(performance.now() - t0)} ms after connecting`);
     });
     this.srflxReady = this.quickBinding();
@@ -342,7 +341,7 @@ export class PosternNode extends Emitter<NodeEvents> {
       identity: this.identity, name: this.name, target, purpose,
       ...(nameplate !== undefined ? { nameplate } : {}),
       rendezvous: this.rendezvous, reverse: this.reverse, listening: this.listenPort > 0, knobs: this.knobs,
-      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady, ownMappingReady: this.mappingReady,
+      udp: this.udp, udpCandidates: () => this.udpCandidates(), replies: this.replies, localNat: () => this.nat, natReady: this.natReady, srflxReady: this.srflxReady,
       log: this.log,
       turn: this.opts.turn ?? null,
       ...(purpose === 'session' ? { onExtraLink: (link: Link) => this.adopt(link) } : {}),

@@ -76,8 +76,6 @@ export interface DialContext {
   portPreserved: () => boolean;
   /** Settles when our public UDP address is known (one STUN round trip). */
   srflxReady: Promise<void>;
-  /** Settles when our own port mapping (if any) is advertised or gave up. */
-  ownMappingReady?: Promise<void>;
 }
 
 type Strategy = TierStrategy<DialContext, Link>;
@@ -170,7 +168,7 @@ export const directTier: Strategy = {
 
 export const reverseTier: Strategy = {
   tier: 'reverse',
-  headStartMs: 100,
+  headStartMs: 250,
   skipReason(ctx) {
     if (ctx.knobs.disabledTiers.has('reverse')) return 'disabled by setting';
     if (!ctx.rendezvous?.registered) return 'not connected to a rendezvous server to ask for a dial-back';
@@ -178,8 +176,6 @@ export const reverseTier: Strategy = {
     return null;
   },
   async attempt(ctx, signal, report) {
-    // The other side dials what we advertise: a port mapping still being made should be in it.
-    if (ctx.ownMappingReady) await ctx.ownMappingReady;
     const reqId = randomBytes(8).toString('hex');
     report('dial-back request via rendezvous');
     const arrival = ctx.reverse.expect(ctx.target.peerId, reqId, ctx.knobs.reverseTimeoutMs, signal);
