@@ -3,32 +3,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, writeFile, open } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRendezvous } from '../rendezvous/server.js';
-import { tempDir } from '../engine/test/harness.js';
+import { randomFile, sha256File, tempDir } from '../engine/test/harness.js';
 import { CliProcess, sendAndReceive } from './cli-process.js';
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
-async function randomFile(path: string, bytes: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  const block = 4 * 1024 * 1024;
-  for (let done = 0; done < bytes; done += block) {
-    const buf = randomBytes(Math.min(block, bytes - done));
-    hash.update(buf);
-    await fh.write(buf);
-  }
-  await fh.close();
-  return hash.digest('hex');
-}
 
 test('CLI: a 200 MiB file and a folder move from send to receive, verified by hash', async () => {
   const dir = await tempDir();

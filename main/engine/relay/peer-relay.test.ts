@@ -8,31 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PosternNode } from '../node.js';
 import { startRendezvous } from '../../rendezvous/server.js';
-import { tempDir } from '../test/harness.js';
+import { randomFile, sha256File, tempDir } from '../test/harness.js';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
 
-async function randomFile(path: string, bytes: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  for (let done = 0; done < bytes; done += 8 << 20) {
-    const buf = randomBytes(Math.min(8 << 20, bytes - done));
-    hash.update(buf);
-    await fh.write(buf);
-  }
-  await fh.close();
-  return hash.digest('hex');
-}
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** Carol relays; Alice and Bob are each paired with her and reach each other only through relays. */
 async function threeDevices(knobs: Partial<ConstructorParameters<typeof PosternNode>[0]['knobs']> = {}) {

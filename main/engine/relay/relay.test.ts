@@ -5,27 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startNodes } from '../test/harness.js';
+import { randomFile, startNodes } from '../test/harness.js';
 import type { ConnectedTier } from '../../../shared/domain/connection.js';
 import type { TransferInfo } from '../../../shared/domain/transfer.js';
 
 const ALL_BUT_RELAY: ConnectedTier[] = ['lan', 'direct', 'reverse', 'udp-punch', 'tcp-punch'];
 
-async function randomFile(path: string, bytes: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  for (let done = 0; done < bytes; done += 8 << 20) {
-    const buf = randomBytes(Math.min(8 << 20, bytes - done));
-    hash.update(buf);
-    await fh.write(buf);
-  }
-  await fh.close();
-  return hash.digest('hex');
-}
 
 test('with every direct tier off, paired nodes connect through the server relay', async () => {
   const knobs = { disabledTiers: new Set(ALL_BUT_RELAY) };

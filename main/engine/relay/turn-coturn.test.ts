@@ -7,11 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startNodes } from '../test/harness.js';
+import { randomFile, sha256File, startNodes } from '../test/harness.js';
 import { coturnMissing, startCoturnLoopback, type CoturnLoopback } from './coturn-loopback.js';
 import type { TurnConfig } from './turn-tier.js';
 import type { ConnectedTier, TierAttempt } from '../../../shared/domain/connection.js';
@@ -20,23 +17,7 @@ import type { TransferInfo } from '../../../shared/domain/transfer.js';
 const ALL_BUT_RELAY: ConnectedTier[] = ['lan', 'direct', 'reverse', 'udp-punch', 'tcp-punch', 'peer-relay'];
 const SIZE = 200 * 1024 * 1024;
 
-async function randomFile(path: string, bytes: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  for (let done = 0; done < bytes; done += 8 << 20) {
-    const buf = randomBytes(Math.min(8 << 20, bytes - done));
-    hash.update(buf);
-    await fh.write(buf);
-  }
-  await fh.close();
-  return hash.digest('hex');
-}
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 const skip = coturnMissing();
 if (skip) console.log(`# coturn tests skipped: ${skip}`);

@@ -1,9 +1,11 @@
 /** Test helpers: temp data dirs and nodes wired to one loopback rendezvous. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PosternNode, type NodeOptions } from '../node.js';
 import { startRendezvous, type RendezvousOptions, type RendezvousServer } from '../../rendezvous/server.js';
+export { sha256File } from '../transfer/test-util.js';
 
 export async function tempDir(prefix = 'postern-test-'): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -36,4 +38,20 @@ export async function startNodes(opts: { alice?: Partial<NodeOptions>; bob?: Par
       await dir.remove();
     },
   };
+}
+
+/** Write `bytes` random bytes to `file` (8 MiB at a time) and return their SHA-256. */
+export async function randomFile(file: string, bytes: number): Promise<string> {
+  const fh = await open(file, 'w');
+  const hash = createHash('sha256');
+  try {
+    for (let done = 0; done < bytes; done += 8 << 20) {
+      const buf = randomBytes(Math.min(8 << 20, bytes - done));
+      hash.update(buf);
+      await fh.write(buf);
+    }
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
 }
